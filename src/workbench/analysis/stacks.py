@@ -1,0 +1,62 @@
+"""Stack transforms: cut the Jupyter kernel, asyncio and profiler plumbing off sampled stacks.
+
+After trimming, the cell's own code is the root of every stack that ran it. A stack with no user code left
+(a kernel thread waiting in a poller, the event loop idle between awaits) trims to nothing: it is idle.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from workbench.model.events import Frame
+
+# Source files of the machinery around a cell. Matched as substrings of the frame's file path.
+_INFRASTRUCTURE_PATHS = (
+    "/ipykernel/",
+    "/ipykernel_launcher.py",
+    "/IPython/",
+    "/tornado/",
+    "/asyncio/",
+    "/zmq/",
+    "/traitlets/",
+    "/jupyter_client/",
+    "/jupyter_core/",
+    "/comm/",
+    "/runpy.py",
+    "<frozen runpy>",
+    "/threading.py",
+    "/selectors.py",
+    "/concurrent/futures/thread.py",
+    "/nest_asyncio",
+    "/workbench/",
+)
+_WORKBENCH_PATH = "/workbench/"
+# ipykernel compiles each cell to /tmp/ipykernel_<pid>/<hash>.py; plain IPython uses <ipython-input-...>.
+_CELL_FILE = re.compile(r"ipykernel_\d+/\d+\.py$|^<ipython-input-\d+-")
+
+
+def is_cell_file(path: str) -> bool:
+    return _CELL_FILE.search(path) is not None
+
+
+def is_infrastructure(frame: Frame) -> bool:
+    return any(marker in frame.file for marker in _INFRASTRUCTURE_PATHS)
+
+
+def trim_stack(frames: Sequence[Frame], anchor_files: frozenset[str] = frozenset()) -> list[Frame]:
+    """`frames` root first. Returns the user's part of the stack, root first; empty when it has none.
+
+    The root becomes the outermost frame of a notebook cell (or of a file in `anchor_files`); without
+    one, the leading plumbing frames are dropped. The profiler's own frames are removed everywhere.
+    """
+    start = None
+    for index, frame in enumerate(frames):
+        if is_cell_file(frame.file) or frame.file in anchor_files:
+            start = index
+            break
+    if start is None:
+        start = 0
+        while start < len(frames) and is_infrastructure(frames[start]):
+            start += 1
+    return [frame for frame in frames[start:] if _WORKBENCH_PATH not in frame.file]

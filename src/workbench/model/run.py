@@ -1,0 +1,95 @@
+"""A `Run`: one profiled cell or block, its events on one clock, its metadata and derived metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from workbench.model.events import Annotation, CollectorStatus
+from workbench.model.recording import Recording
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Run:
+    id: str
+    name: str
+    created: str
+    duration_ns: int
+    origin_wall_s: float
+    cell_source: str = ""
+    environment: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    collectors: list[CollectorStatus] = field(default_factory=list)
+    recording: Recording = field(default_factory=Recording)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    annotations: list[Annotation] = field(default_factory=list)
+    error: str | None = None
+    path: Path | None = field(default=None, compare=False)
+
+    @property
+    def wall_s(self) -> float:
+        return self.duration_ns / 1e9
+
+    @property
+    def spans(self) -> pd.DataFrame:
+        rows = [
+            {
+                "span_id": s.span_id,
+                "name": s.name,
+                "kind": s.kind,
+                "start_ms": s.start_ns / 1e6,
+                "end_ms": None if s.end_ns is None else s.end_ns / 1e6,
+                "duration_ms": s.duration_ns / 1e6,
+                "parent_id": s.parent_id,
+                "thread": self.recording.thread_name(s.thread_id),
+                **{f"attr.{key}": value for key, value in s.attrs.items()},
+            }
+            for s in self.recording.spans
+        ]
+        columns = ["span_id", "name", "kind", "start_ms", "end_ms", "duration_ms", "parent_id", "thread"]
+        return pd.DataFrame(rows, columns=None if rows else columns)
+
+    @property
+    def tokens(self) -> pd.DataFrame:
+        names = {s.span_id: s.name for s in self.recording.spans}
+        rows = [
+            {
+                "request_id": t.request_id,
+                "request": names.get(t.request_id, ""),
+                "t_ms": t.t_ns / 1e6,
+                "n_tokens": t.n_tokens,
+                "text": t.text,
+            }
+            for t in self.recording.tokens
+        ]
+        return pd.DataFrame(rows, columns=["request_id", "request", "t_ms", "n_tokens", "text"])
+
+    @property
+    def samples(self) -> pd.DataFrame:
+        rec = self.recording
+        rows = []
+        for s in rec.samples:
+            frames = rec.stack_frames(s.stack_id)
+            leaf = frames[-1] if frames else None
+            rows.append(
+                {
+                    "t_ms": s.t_ns / 1e6,
+                    "duration_ms": s.duration_ns / 1e6,
+                    "count": s.count,
+                    "thread": rec.thread_name(s.thread_id),
+                    "function": leaf.function if leaf else "(idle)",
+                    "file": leaf.file if leaf else "",
+                    "line": leaf.line if leaf else 0,
+                    "stack": ";".join(f.function for f in frames),
+                }
+            )
+        columns = ["t_ms", "duration_ms", "count", "thread", "function", "file", "line", "stack"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def __repr__(self) -> str:
+        return f"Run(id={self.id!r}, name={self.name!r}, wall_s={self.wall_s:.3f}, path={str(self.path)!r})"

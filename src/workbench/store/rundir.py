@@ -1,0 +1,77 @@
+"""One run directory: run.json (metadata, metrics), events.json.gz (all events), and the exports."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from workbench.model.run import Run
+from workbench.model.serialize import (
+    RunFormatError,
+    events_to_recording,
+    meta_to_run,
+    recording_to_events,
+    run_to_meta,
+)
+
+RUN_FILE = "run.json"
+EVENTS_FILE = "events.json.gz"
+
+
+class CorruptRunError(Exception):
+    """A run directory that cannot be read; the message names the directory and the problem."""
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file and rename, so a crash never leaves half a file behind."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def save_run(run: Run, runs_dir: Path) -> Path:
+    """Save the run's metadata and events under `runs_dir/<id>/`; returns that directory."""
+    path = runs_dir / run.id
+    path.mkdir(parents=True, exist_ok=True)
+    events = json.dumps(recording_to_events(run.recording), separators=(",", ":")).encode()
+    write_atomic(path / EVENTS_FILE, gzip.compress(events, compresslevel=5))
+    write_meta(run, path)
+    run.path = path
+    return path
+
+
+def write_meta(run: Run, path: Path) -> None:
+    write_atomic(path / RUN_FILE, json.dumps(run_to_meta(run), indent=1, default=str).encode())
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    file = path / RUN_FILE
+    if not file.is_file():
+        raise CorruptRunError(f"{path}: no {RUN_FILE} (not a run directory)")
+    try:
+        meta = json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CorruptRunError(f"{file}: not valid JSON ({error})") from error
+    if not isinstance(meta, dict):
+        raise CorruptRunError(f"{file}: expected a JSON object, found {type(meta).__name__}")
+    return meta
+
+
+def load_run(path: Path) -> Run:
+    meta = read_meta(path)
+    events_path = path / EVENTS_FILE
+    try:
+        events = json.loads(gzip.decompress(events_path.read_bytes()))
+    except FileNotFoundError as error:
+        raise CorruptRunError(f"{path}: {EVENTS_FILE} is missing") from error
+    except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CorruptRunError(f"{events_path}: unreadable ({error})") from error
+    try:
+        run = meta_to_run(meta, events_to_recording(events))
+    except RunFormatError as error:
+        raise CorruptRunError(f"{path}: {error}") from error
+    run.path = path
+    return run
