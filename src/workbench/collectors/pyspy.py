@@ -1,0 +1,160 @@
+"""CPU sampling with py-spy as a child process attached to this process (out of process, no GIL)."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from pathlib import Path
+
+from workbench.collectors.base import CollectorContext
+from workbench.collectors.ptrace import allow_tracer, scope_advice, yama_scope
+from workbench.collectors.pyspy_trace import ingest_chrometrace
+from workbench.model.events import CollectorStatus
+
+# py-spy's first sample comes ~20 ms after it starts; a failed attach exits within this time.
+STARTUP_CHECK_S = 0.1
+STOP_TIMEOUT_S = 10.0
+_SAMPLES_LINE = re.compile(r"Samples: (\d+)")
+_live: weakref.WeakSet[subprocess.Popen[bytes]] = weakref.WeakSet()
+
+
+def find_py_spy() -> str | None:
+    """py-spy next to this interpreter (a venv's bin/, also when not on PATH), else on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("py-spy")
+
+
+def _kill_leftovers() -> None:
+    for process in list(_live):
+        if process.poll() is None:
+            process.kill()
+
+
+atexit.register(_kill_leftovers)
+
+
+class PySpyStartError(RuntimeError):
+    pass
+
+
+class PySpyCollector:
+    name = "cpu:py-spy"
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._context: CollectorContext | None = None
+        self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        self._origin_ns = 0
+
+    def is_available(self) -> tuple[bool, str]:
+        if not sys.platform.startswith("linux"):
+            return False, "py-spy attach is supported on Linux only here"
+        if find_py_spy() is None:
+            return False, "py-spy is not installed: pip install py-spy"
+        if yama_scope() in (2, 3):
+            return False, f"ptrace is restricted: {scope_advice(yama_scope())}"
+        return True, ""
+
+    def command(self, context: CollectorContext, output: Path) -> list[str]:
+        exe = find_py_spy() or "py-spy"
+        cmd = [exe, "record", "--pid", str(context.pid), "--rate", str(context.rate_hz)]
+        cmd += ["--format", "chrometrace", "--full-filenames", "--idle", "-o", str(output)]
+        cmd += ["--native"] if context.native else ["--nonblocking"]
+        if context.gil:
+            cmd.append("--gil")
+        return cmd
+
+    def start(self, context: CollectorContext) -> None:
+        self._context = context
+        self._tmpdir = tempfile.TemporaryDirectory(prefix="workbench-pyspy-")
+        output = Path(self._tmpdir.name) / "trace.json"
+        stderr = open(Path(self._tmpdir.name) / "stderr.txt", "wb")  # noqa: SIM115 - closed below; py-spy reports on stdout
+        # The shell waits for one line on stdin, so that we can name the child as our tracer (Yama)
+        # before py-spy exists; `exec` keeps the pid we allowed.
+        wrapper = ["/bin/sh", "-c", 'read _ && exec "$@"', "sh", *self.command(context, output)]
+        process = subprocess.Popen(
+            wrapper, stdin=subprocess.PIPE, stdout=stderr, stderr=stderr, start_new_session=True
+        )
+        stderr.close()
+        _live.add(process)
+        self._process = process
+        allow_tracer(process.pid)
+        self._origin_ns = context.clock.now_ns()
+        assert process.stdin is not None
+        process.stdin.write(b"go\n")
+        process.stdin.close()
+        time.sleep(STARTUP_CHECK_S)
+        if process.poll() is not None:
+            message = self._stderr_text().strip().splitlines()
+            self._cleanup()
+            reason = message[-1] if message else f"py-spy exited with status {process.returncode}"
+            raise PySpyStartError(f"py-spy could not attach ({reason}); {scope_advice(yama_scope())}")
+
+    def _stderr_text(self) -> str:
+        if self._tmpdir is None:
+            return ""
+        path = Path(self._tmpdir.name) / "stderr.txt"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def _terminate(self) -> None:
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        # SIGINT makes py-spy write its output and exit.
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def stop(self) -> CollectorStatus:
+        context = self._context
+        try:
+            self._terminate()
+            if context is None:
+                return CollectorStatus(self.name, False, "never started")
+            output = Path(self._tmpdir.name) / "trace.json" if self._tmpdir else None
+            if output is None or not output.exists():
+                problem = self._stderr_text().strip().splitlines()
+                return CollectorStatus(self.name, False, f"py-spy wrote no samples ({problem[-1:] or 'no output'})")
+            events = json.loads(output.read_text() or "[]")
+            reported = _SAMPLES_LINE.search(self._stderr_text())
+            end = context.window_end_ns if context.window_end_ns is not None else context.clock.now_ns()
+            elapsed_s = max((end - self._origin_ns) / 1e9, 1e-9)
+            samples = int(reported.group(1)) if reported else None
+            measured_rate = samples / elapsed_s if samples else float(context.rate_hz)
+            ingest_chrometrace(
+                events,
+                context.recording,
+                origin_ns=self._origin_ns,
+                rate_hz=measured_rate,
+                window=(context.window_start_ns, end),
+                anchor_files=context.anchor_files,
+                include_idle=context.include_idle,
+            )
+            context.notes["cpu_samples"] = samples
+            context.notes["cpu_rate_hz"] = round(measured_rate, 1)
+            mode = "native, blocking" if context.native else "non-blocking"
+            return CollectorStatus(self.name, True, f"py-spy {context.rate_hz} Hz, {mode}")
+        finally:
+            self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        if self._tmpdir is not None:
+            self._tmpdir.cleanup()
+            self._tmpdir = None

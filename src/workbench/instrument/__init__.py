@@ -1,0 +1,1 @@
+"""Auto-instrumentation of libraries, installed only while a profile is active."""

@@ -1,0 +1,181 @@
+"""`%load_ext workbench` and `%%fmprofile`: a thin adapter from IPython to a `ProfileSession`.
+
+The `%%fmprofile ARGS` line is replaced, by an input transformer, with one line that starts the session;
+the body then runs as the cell itself, so top-level `await`, the displayed last value, `%` and `!` lines,
+error status and traceback line numbers are exactly those of the cell without the magic. A
+`post_run_cell` handler stops the session, saves the run and shows the dashboard, also when the cell
+raised or was interrupted.
+"""
+
+from __future__ import annotations
+
+import linecache
+import sys
+import threading
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, magics_class
+from IPython.display import display
+
+from workbench.model.run import Run
+from workbench.options import OptionsError, ProfileOptions, parse_options, profile_parser
+from workbench.session import ProfileSession
+
+MAGIC = "%%fmprofile"
+_BEGIN_CALL = "__import__('workbench.magics', fromlist=['begin_cell_profile']).begin_cell_profile({args!r})\n"
+
+
+class CellProfiler:
+    """The kernel's profiling state: the session of the cell now running, if any."""
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.session: ProfileSession | None = None
+        self.raw_cell = ""
+
+    def transform(self, lines: list[str]) -> list[str]:
+        """IPython cleanup transformer: swap a leading `%%fmprofile ARGS` line for the session start."""
+        if not lines:
+            return lines
+        first = lines[0].strip()
+        if not _is_magic_line(first) or first.endswith("?"):
+            return lines
+        args = first[len(MAGIC) :].strip()
+        try:
+            parse_options(args)
+        except OptionsError as error:
+            raise UsageError(f"%%fmprofile: {error}") from None
+        return [_BEGIN_CALL.format(args=args), *lines[1:]]
+
+    def pre_run_cell(self, info: Any) -> None:
+        self.raw_cell = getattr(info, "raw_cell", "") or ""
+
+    def begin(self, args: str, cell_file: str) -> None:
+        if self.session is not None:
+            self._finish(self.session, None)
+        first_line, _, body = self.raw_cell.lstrip("\n").partition("\n")
+        _show_magic_line_in_tracebacks(cell_file, first_line)
+        session = ProfileSession(parse_options(args), cell_source=body, main_thread_id=threading.get_ident())
+        try:
+            session.start()
+        except Exception as error:
+            print(f"workbench: profiling is off for this cell ({type(error).__name__}: {error})", file=sys.stderr)
+            return
+        _print_notices(session)
+        self.session = session
+
+    def post_run_cell(self, result: Any) -> None:
+        session, self.session = self.session, None
+        if session is None:
+            return
+        error = None
+        if result is not None:
+            error = result.error_in_exec or result.error_before_exec
+        else:
+            error = KeyboardInterrupt()
+        self._finish(session, error)
+
+    def _finish(self, session: ProfileSession, error: BaseException | None) -> Run:
+        self.session = None
+        run = session.stop(error)
+        show_run(run, session.options)
+        _print_notices(session)
+        return run
+
+
+def _show_magic_line_in_tracebacks(cell_file: str, magic_line: str) -> None:
+    """Tracebacks quote the cell from linecache, which holds the transformed code: put the user's
+    `%%fmprofile` line back in place of the session-start call."""
+    entry = linecache.cache.get(cell_file)
+    if entry is None or len(entry) != 4 or not entry[2] or not _is_magic_line(magic_line.strip()):
+        return
+    size, mtime, lines, fullname = entry
+    linecache.cache[cell_file] = (size, mtime, [magic_line + "\n", *lines[1:]], fullname)
+
+
+def _is_magic_line(line: str) -> bool:
+    return line == MAGIC or line.startswith((MAGIC + " ", MAGIC + "\t"))
+
+
+def _print_notices(session: ProfileSession) -> None:
+    for notice in session.notices:
+        print(f"workbench: {notice}", file=sys.stderr)
+    session.notices.clear()
+
+
+def show_run(run: Run, options: ProfileOptions) -> None:
+    from workbench.render import notebook_bundle, summary_line
+
+    if options.quiet:
+        print(f"{summary_line(run)}  [saved: {run.path}]")
+        return
+    try:
+        display(notebook_bundle(run), raw=True)
+    except Exception as error:
+        print(f"{summary_line(run)}  [dashboard failed: {error}; saved: {run.path}]", file=sys.stderr)
+
+
+@magics_class
+class FmprofileMagics(Magics):
+    def __init__(self, shell: Any, profiler: CellProfiler) -> None:
+        super().__init__(shell)
+        self.profiler = profiler
+
+    @cell_magic
+    def fmprofile(self, line: str, cell: str) -> None:
+        # Reached only when the transformer did not rewrite the cell, e.g. through run_cell_magic().
+        try:
+            options = parse_options(line)
+        except OptionsError as error:
+            raise UsageError(f"%%fmprofile: {error}") from None
+        session = ProfileSession(options, cell_source=cell, main_thread_id=threading.get_ident())
+        session.start()
+        _print_notices(session)
+        result = None
+        try:
+            result = self.shell.run_cell(cell, store_history=False)
+        finally:
+            error = None if result is None else (result.error_in_exec or result.error_before_exec)
+            self.profiler._finish(session, error)
+
+
+FmprofileMagics.fmprofile.__doc__ = (
+    "Profile the cell: CPU flame graph (py-spy), LLM token metrics and spans on one clock.\n\n"
+    + profile_parser().format_help()
+)
+
+_profiler: CellProfiler | None = None
+
+
+def begin_cell_profile(args: str) -> None:
+    """Called from the first line of a `%%fmprofile` cell (written there by the transformer)."""
+    if _profiler is not None:
+        _profiler.begin(args, sys._getframe(1).f_code.co_filename)
+
+
+def load_ipython_extension(shell: Any) -> None:
+    global _profiler
+    if _profiler is not None:
+        unload_ipython_extension(_profiler.shell)
+    profiler = CellProfiler(shell)
+    shell.input_transformers_cleanup.append(profiler.transform)
+    shell.events.register("pre_run_cell", profiler.pre_run_cell)
+    shell.events.register("post_run_cell", profiler.post_run_cell)
+    shell.register_magics(FmprofileMagics(shell, profiler))
+    _profiler = profiler
+
+
+def unload_ipython_extension(shell: Any) -> None:
+    global _profiler
+    profiler = _profiler
+    if profiler is None:
+        return
+    if profiler.transform in shell.input_transformers_cleanup:
+        shell.input_transformers_cleanup.remove(profiler.transform)
+    for event, handler in (("pre_run_cell", profiler.pre_run_cell), ("post_run_cell", profiler.post_run_cell)):
+        try:
+            shell.events.unregister(event, handler)
+        except ValueError:
+            pass
+    _profiler = None

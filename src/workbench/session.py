@@ -1,0 +1,245 @@
+"""A profiling session: starts the collectors and hooks, records into one Run, stops and saves it.
+
+Nothing here may break the profiled code: a collector that cannot start is skipped with a notice, and
+stopping saves whatever was recorded, whatever went wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from workbench.active import Recorder, activate, deactivate
+from workbench.analysis.cpu import cpu_metrics
+from workbench.analysis.tokens import token_metrics
+from workbench.clock import RunClock
+from workbench.collectors.base import CollectorContext
+from workbench.collectors.cpu import CpuCollector
+from workbench.environment import capture_environment
+from workbench.instrument.transformers_hook import TransformersHook
+from workbench.model.events import CollectorStatus, Span
+from workbench.model.recording import Recording
+from workbench.model.run import Run
+from workbench.options import ProfileOptions
+from workbench.store import rundir
+from workbench.store.index import default_store, runs_dir
+
+TRACE_FILE = "trace.json"
+SPEEDSCOPE_FILE = "cpu.speedscope.json"
+REPORT_FILE = "report.html"
+
+_last_run: Run | None = None
+
+
+def last_run() -> Run | None:
+    return _last_run
+
+
+def new_run_id() -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+
+
+class ProfileSession:
+    def __init__(
+        self,
+        options: ProfileOptions,
+        cell_source: str = "",
+        anchor_files: frozenset[str] = frozenset(),
+        main_thread_id: int | None = None,
+    ) -> None:
+        self.options = options
+        self.cell_source = cell_source
+        self.anchor_files = anchor_files
+        self.main_thread_id = main_thread_id if main_thread_id is not None else threading.get_ident()
+        self.notices: list[str] = []
+        self.statuses: list[CollectorStatus] = []
+        self.run: Run | None = None
+        self._cpu: CpuCollector | None = None
+        self._hooks: list[TransformersHook] = []
+        self._context: CollectorContext | None = None
+        self._recorder: Recorder | None = None
+        self._root: Span | None = None
+
+    def start(self) -> Run:
+        clock = RunClock.start()
+        recording = Recording()
+        stamp = datetime.now(timezone.utc).astimezone()
+        run_id = new_run_id()
+        self.run = Run(
+            id=run_id,
+            name=self.options.name or f"run-{stamp.strftime('%H%M%S')}",
+            created=stamp.isoformat(timespec="seconds"),
+            duration_ns=0,
+            origin_wall_s=clock.origin_wall_s,
+            cell_source=self.cell_source,
+            environment=capture_environment(),
+            options={**self.options.to_dict(), "main_thread_id": self.main_thread_id},
+            recording=recording,
+        )
+        self._recorder = Recorder(clock, recording)
+        activate(self._recorder)
+        recording.threads[self.main_thread_id] = _thread_name(self.main_thread_id)
+        self._context = CollectorContext(
+            clock=clock,
+            recording=recording,
+            pid=os.getpid(),
+            main_thread_id=self.main_thread_id,
+            rate_hz=self.options.rate,
+            native=self.options.native,
+            gil=self.options.gil,
+            include_idle=self.options.idle,
+            anchor_files=self.anchor_files,
+        )
+        self._start_collectors(self._context)
+        self._context.window_start_ns = clock.now_ns()
+        self._root = self._recorder.open_span(self.run.name, "cell", {})
+        self._recorder.root_span_id = self._root.span_id
+        return self.run
+
+    def _start_collectors(self, context: CollectorContext) -> None:
+        if self.options.cpu:
+            cpu = CpuCollector()
+            try:
+                cpu.start(context)
+                self._cpu = cpu
+                if cpu.notice:
+                    self.notices.append(cpu.notice)
+            except Exception as error:
+                self._skip("cpu", f"could not start ({error})")
+        else:
+            self.statuses.append(CollectorStatus("cpu", False, "disabled with --no-cpu"))
+        if self.options.tokens:
+            hook = TransformersHook()
+            available, reason = hook.is_available()
+            if available:
+                try:
+                    hook.install()
+                    self._hooks.append(hook)
+                    self.statuses.append(CollectorStatus("tokens:transformers", True, "generate() instrumented"))
+                except Exception as error:
+                    self._skip("tokens:transformers", f"could not patch generate() ({error})")
+        else:
+            self.statuses.append(CollectorStatus("tokens", False, "disabled with --no-tokens"))
+
+    def _skip(self, name: str, reason: str) -> None:
+        self.statuses.append(CollectorStatus(name, False, reason))
+        self.notices.append(f"{name}: {reason}")
+
+    def stop(self, error: BaseException | None = None) -> Run:
+        """Stop everything and save the run. Never raises for the profiler's own problems."""
+        run, context, recorder = self.run, self._context, self._recorder
+        assert run is not None and context is not None and recorder is not None
+        end = context.clock.now_ns()
+        context.window_end_ns = end
+        if self._root is not None:
+            self._root.end_ns = end
+        try:
+            self._stop_hooks_and_collectors()
+        finally:
+            deactivate(recorder)
+        _close_open_spans(run.recording, end)
+        _name_threads(run.recording)
+        run.duration_ns = end
+        run.collectors = self.statuses
+        if error is not None:
+            run.error = f"{type(error).__name__}: {error}"
+        run.metrics = self._metrics(run, context)
+        self._save(run)
+        global _last_run
+        _last_run = run
+        return run
+
+    def _stop_hooks_and_collectors(self) -> None:
+        for hook in self._hooks:
+            try:
+                hook.uninstall()
+            except Exception as error:
+                self.notices.append(f"tokens:transformers: could not restore generate() ({error})")
+        self._hooks.clear()
+        if self._cpu is not None:
+            try:
+                self.statuses.insert(0, self._cpu.stop())
+            except Exception as error:
+                self.statuses.insert(0, CollectorStatus("cpu", False, f"failed while stopping ({error})"))
+            self._cpu = None
+
+    def _metrics(self, run: Run, context: CollectorContext) -> dict[str, Any]:
+        end = context.window_end_ns or run.duration_ns
+        metrics: dict[str, Any] = {
+            "wall_s": (end - context.window_start_ns) / 1e9,
+            "cell_start_ms": context.window_start_ns / 1e6,
+            "cell_end_ms": end / 1e6,
+            "tokens": token_metrics(run.recording),
+        }
+        if any(s.started and s.name.startswith("cpu") for s in run.collectors):
+            samples = context.notes.get("cpu_samples")
+            rate = context.notes.get("cpu_rate_hz", self.options.rate)
+            metrics["cpu"] = cpu_metrics(
+                run.recording, samples if isinstance(samples, int) else None, float(rate)  # type: ignore[arg-type]
+            )
+        if run.recording.dropped:
+            metrics["dropped_events"] = dict(run.recording.dropped)
+        return metrics
+
+    def _save(self, run: Run) -> None:
+        store = self.options.store or default_store()
+        try:
+            path = rundir.save_run(run, runs_dir(Path(store)))
+        except OSError as error:
+            self.notices.append(f"the run could not be saved under {store}: {error}")
+            return
+        self.notices.extend(write_artifacts(run, path))
+
+
+def write_artifacts(run: Run, path: Path) -> list[str]:
+    """trace.json, cpu.speedscope.json and report.html beside run.json; returns problems, if any."""
+    problems = []
+    for filename, write in ((TRACE_FILE, _write_trace), (SPEEDSCOPE_FILE, _write_speedscope), (REPORT_FILE, _write_report)):
+        try:
+            write(run, path / filename)
+        except Exception as error:
+            problems.append(f"could not write {filename}: {type(error).__name__}: {error}")
+    return problems
+
+
+def _write_trace(run: Run, path: Path) -> None:
+    from workbench.export import write_chrome_trace
+
+    write_chrome_trace(run, path)
+
+
+def _write_speedscope(run: Run, path: Path) -> None:
+    from workbench.export import write_speedscope
+
+    write_speedscope(run, path)
+
+
+def _write_report(run: Run, path: Path) -> None:
+    from workbench.render import report_html
+
+    rundir.write_atomic(path, report_html(run).encode())
+
+
+def _close_open_spans(recording: Recording, end_ns: int) -> None:
+    for span in recording.spans:
+        if span.end_ns is None:
+            span.end_ns = end_ns
+            span.attrs["unfinished"] = True
+
+
+def _thread_name(thread_id: int) -> str:
+    for thread in threading.enumerate():
+        if thread.ident == thread_id:
+            return thread.name
+    return f"thread {thread_id}"
+
+
+def _name_threads(recording: Recording) -> None:
+    for sample in recording.samples:
+        if sample.thread_id not in recording.threads:
+            recording.threads[sample.thread_id] = _thread_name(sample.thread_id)
