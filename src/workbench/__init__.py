@@ -65,7 +65,7 @@ def _run_row(meta: dict[str, Any]) -> dict[str, Any]:
         "ttft_ms_p90": (tokens.get("ttft_ms") or {}).get("p90"),
         "tpot_ms_p50": (tokens.get("tpot_ms") or {}).get("p50"),
         "cpu_samples": (metrics.get("cpu") or {}).get("samples"),
-        "error": meta.get("error"),
+        "error": meta.get("load_error") or meta.get("error"),
         "path": meta.get("path"),
     }
 

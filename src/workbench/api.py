@@ -29,6 +29,7 @@ class span:  # noqa: N801 - used like a function, as `with wb.span(...)` and `@w
         self.attrs = attrs
         self._recorder: Recorder | None = None
         self._span: Span | None = None
+        self._span_id: int | None = None
         self._token: contextvars.Token[int | None] | None = None
 
     def __enter__(self) -> span:
@@ -37,6 +38,7 @@ class span:  # noqa: N801 - used like a function, as `with wb.span(...)` and `@w
             return self
         self._recorder = recorder
         self._span = recorder.open_span(self.name, self.kind, dict(self.attrs))
+        self._span_id = self._span.span_id
         self._token = current_span_var().set(self._span.span_id)
         return self
 
@@ -59,7 +61,8 @@ class span:  # noqa: N801 - used like a function, as `with wb.span(...)` and `@w
 
     @property
     def span_id(self) -> int | None:
-        return None if self._span is None else self._span.span_id
+        """The recorded span's id (also after the block); None outside a profile."""
+        return self._span_id
 
     def set(self, **attrs: Any) -> None:
         """Add attributes to the open span (a no-op outside a profile)."""

@@ -24,7 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
         + "\n".join(profile_parser("").format_help().splitlines()[2:]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--store", type=Path, help="run store (default: $WORKBENCH_STORE or ./.fmprofile)")
+    parser.add_argument(
+        "--store", dest="global_store", type=Path, help="run store (default: $WORKBENCH_STORE or ./.fmprofile)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("runs", help="list saved runs")
     show = commands.add_parser("show", help="print a run's summary")
@@ -51,8 +53,8 @@ def cmd_runs(store: Path | None) -> int:
         return 0
     print(f"{'id':24} {'name':20} {'created':26} {'wall_s':>8} {'tokens':>7} {'ttft_p50':>9}")
     for meta in rows:
-        if "error" in meta and "created" not in meta:
-            print(f"{meta['id']:24} (unreadable: {meta['error']})")
+        if "load_error" in meta:
+            print(f"{meta['id']:24} (unreadable: {meta['load_error']})")
             continue
         metrics = meta.get("metrics") or {}
         tokens = metrics.get("tokens") or {}
@@ -121,7 +123,9 @@ def cmd_profile(namespace: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     namespace = parser.parse_args(argv)
-    store = namespace.store
+    # `profile` has its own --store; the one before the command applies to every command.
+    store = getattr(namespace, "store", None) or namespace.global_store
+    namespace.store = store
     try:
         if namespace.command == "runs":
             return cmd_runs(store)

@@ -6,8 +6,10 @@ After trimming, the cell's own code is the root of every stack that ran it. A st
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 from workbench.model.events import Frame
 
@@ -29,9 +31,9 @@ _INFRASTRUCTURE_PATHS = (
     "/selectors.py",
     "/concurrent/futures/thread.py",
     "/nest_asyncio",
-    "/workbench/",
 )
-_WORKBENCH_PATH = "/workbench/"
+# The profiler's own package, wherever it is installed (a user's folder named "workbench" is not it).
+_WORKBENCH_DIR = str(Path(__file__).resolve().parents[1]) + os.sep
 # ipykernel compiles each cell to /tmp/ipykernel_<pid>/<hash>.py; plain IPython uses <ipython-input-...>.
 _CELL_FILE = re.compile(r"ipykernel_\d+/\d+\.py$|^<ipython-input-\d+-")
 
@@ -40,8 +42,12 @@ def is_cell_file(path: str) -> bool:
     return _CELL_FILE.search(path) is not None
 
 
+def is_profiler_frame(frame: Frame) -> bool:
+    return frame.file.startswith(_WORKBENCH_DIR)
+
+
 def is_infrastructure(frame: Frame) -> bool:
-    return any(marker in frame.file for marker in _INFRASTRUCTURE_PATHS)
+    return is_profiler_frame(frame) or any(marker in frame.file for marker in _INFRASTRUCTURE_PATHS)
 
 
 def trim_stack(frames: Sequence[Frame], anchor_files: frozenset[str] = frozenset()) -> list[Frame]:
@@ -59,4 +65,4 @@ def trim_stack(frames: Sequence[Frame], anchor_files: frozenset[str] = frozenset
         start = 0
         while start < len(frames) and is_infrastructure(frames[start]):
             start += 1
-    return [frame for frame in frames[start:] if _WORKBENCH_PATH not in frame.file]
+    return [frame for frame in frames[start:] if not is_profiler_frame(frame)]

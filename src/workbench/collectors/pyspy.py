@@ -27,8 +27,15 @@ _SAMPLES_LINE = re.compile(r"Samples: (\d+)")
 _live: weakref.WeakSet[subprocess.Popen[bytes]] = weakref.WeakSet()
 
 
+PY_SPY_ENV = "WORKBENCH_PY_SPY"
+
+
 def find_py_spy() -> str | None:
-    """py-spy next to this interpreter (a venv's bin/, also when not on PATH), else on PATH."""
+    """$WORKBENCH_PY_SPY, else py-spy next to this interpreter (a venv's bin/, also when not on PATH),
+    else on PATH."""
+    chosen = os.environ.get(PY_SPY_ENV)
+    if chosen:
+        return chosen if os.access(chosen, os.X_OK) else None
     beside = Path(sys.executable).parent / "py-spy"
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)

@@ -52,7 +52,9 @@ def recording_to_events(recording: Recording) -> dict[str, Any]:
     }
 
 
-def _check_version(doc: dict[str, Any], what: str) -> None:
+def _check_version(doc: Any, what: str) -> None:
+    if not isinstance(doc, dict):
+        raise RunFormatError(f"{what}: expected a JSON object, found {type(doc).__name__}")
     version = doc.get("schema_version")
     if version != SCHEMA_VERSION:
         raise RunFormatError(f"{what}: schema_version {version!r} is not supported (expected {SCHEMA_VERSION})")
@@ -71,7 +73,7 @@ def events_to_recording(doc: dict[str, Any]) -> Recording:
             threads={int(k): str(v) for k, v in doc["threads"].items()},
             dropped=dict(doc.get("dropped", {})),
         )
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise RunFormatError(f"events: malformed ({type(error).__name__}: {error})") from error
 
 

@@ -21,7 +21,7 @@ def runs_dir(store: Path | None = None) -> Path:
 
 
 def list_runs(store: Path | None = None) -> list[dict[str, Any]]:
-    """Metadata of every readable run, oldest first; unreadable ones appear with their `error`."""
+    """Metadata of every run, oldest first; unreadable ones appear with a `load_error` saying why."""
     root = runs_dir(store)
     if not root.is_dir():
         return []
@@ -30,7 +30,7 @@ def list_runs(store: Path | None = None) -> list[dict[str, Any]]:
         try:
             meta = read_meta(path)
         except CorruptRunError as error:
-            meta = {"id": path.name, "error": str(error)}
+            meta = {"id": path.name, "load_error": str(error)}
         meta["path"] = str(path)
         rows.append(meta)
     return sorted(rows, key=lambda m: str(m.get("created", "")))

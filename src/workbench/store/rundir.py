@@ -55,6 +55,8 @@ def read_meta(path: Path) -> dict[str, Any]:
         meta = json.loads(file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CorruptRunError(f"{file}: not valid JSON ({error})") from error
+    except OSError as error:
+        raise CorruptRunError(f"{file}: unreadable ({error})") from error
     if not isinstance(meta, dict):
         raise CorruptRunError(f"{file}: expected a JSON object, found {type(meta).__name__}")
     return meta
@@ -70,7 +72,11 @@ def load_run(path: Path) -> Run:
     except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CorruptRunError(f"{events_path}: unreadable ({error})") from error
     try:
-        run = meta_to_run(meta, events_to_recording(events))
+        recording = events_to_recording(events)
+    except RunFormatError as error:
+        raise CorruptRunError(f"{events_path}: {error}") from error
+    try:
+        run = meta_to_run(meta, recording)
     except RunFormatError as error:
         raise CorruptRunError(f"{path}: {error}") from error
     run.path = path

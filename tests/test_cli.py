@@ -1,0 +1,84 @@
+"""The `workbench` command on real saved runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import workbench as wb
+
+
+def cli(*args: str, store: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "workbench.cli", "--store", str(store), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("store")
+    with wb.profile(name="cli-run", store=root, cpu=False):
+        with wb.llm_request(model="m") as request:
+            request.chunk(3)
+            request.chunk(2)
+    return root
+
+
+def test_runs_lists_saved_runs(store: Path) -> None:
+    out = cli("runs", store=store)
+    assert out.returncode == 0, out.stderr
+    assert "cli-run" in out.stdout and wb.runs(store)["id"].iloc[0] in out.stdout
+
+
+def test_show_prints_the_summary(store: Path) -> None:
+    out = cli("show", "cli-run", store=store)
+    assert out.returncode == 0, out.stderr
+    assert "cli-run" in out.stdout and "5" in out.stdout
+
+
+@pytest.mark.parametrize(("fmt", "check"), [("perfetto", "traceEvents"), ("speedscope", "$schema"), ("html", "<html")])
+def test_export_writes_the_format(store: Path, tmp_path: Path, fmt: str, check: str) -> None:
+    target = tmp_path / f"exported.{fmt}"
+    out = cli("export", "cli-run", "--format", fmt, "-o", str(target), store=store)
+    assert out.returncode == 0, out.stderr
+    text = target.read_text()
+    assert check in text
+    if fmt != "html":
+        json.loads(text)
+
+
+def test_corrupt_run_gives_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    with wb.profile(name="to-corrupt", store=tmp_path, cpu=False) as run:
+        pass
+    assert run.path is not None
+    (run.path / "run.json").write_text("{ not json")
+    out = cli("show", str(run.path), store=tmp_path)
+    assert out.returncode == 2
+    assert "run.json" in out.stderr and "not valid JSON" in out.stderr
+    assert "Traceback" not in out.stderr
+    with pytest.raises(wb.CorruptRunError, match="not valid JSON"):
+        wb.load_run(run.path)
+    listing = cli("runs", store=tmp_path)
+    assert listing.returncode == 0 and "unreadable" in listing.stdout
+
+
+def test_unknown_run_names_the_problem(tmp_path: Path) -> None:
+    out = cli("show", "no-such-run", store=tmp_path)
+    assert out.returncode == 2 and "no run 'no-such-run'" in out.stderr
+
+
+def test_profile_a_script(tmp_path: Path) -> None:
+    script = tmp_path / "job.py"
+    script.write_text("def cli_unique_busy():\n    return sum(i * i for i in range(3_000_000))\ncli_unique_busy()\n")
+    out = cli("profile", "--name", "script-run", str(script), store=tmp_path / "s")
+    assert out.returncode == 0, out.stderr
+    run = wb.load_run("script-run", store=tmp_path / "s")
+    assert run.metrics["cpu"]["top_functions"][0]["function"] in ("cli_unique_busy", "<genexpr>")
+
+
+def test_help_lists_the_profile_options() -> None:
+    out = subprocess.run([sys.executable, "-m", "workbench.cli", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--rate" in out.stdout and "--no-tokens" in out.stdout
