@@ -1,0 +1,30 @@
+"""Renderers: view-models built from a `Run`, drawn with Bokeh into a dashboard that renders offline.
+
+`report_html` gives a standalone page; `notebook_bundle` a display bundle for Jupyter that also renders in
+nbconvert HTML with no kernel and no network.
+"""
+
+from workbench.render.dashboard import Dashboard, DashboardRenderer
+from workbench.render.flame_view import FlameRect, FlameView
+from workbench.render.html_output import notebook_bundle, report_html
+from workbench.render.summary import SummaryView, summary_line, summary_text
+from workbench.render.timeline_view import SpanBar, TimelineView, TokenPoint
+from workbench.render.token_view import RateBins, RequestRow, TokenPanelView
+
+__all__ = [
+    "Dashboard",
+    "DashboardRenderer",
+    "FlameRect",
+    "FlameView",
+    "RateBins",
+    "RequestRow",
+    "SpanBar",
+    "SummaryView",
+    "TimelineView",
+    "TokenPanelView",
+    "TokenPoint",
+    "notebook_bundle",
+    "report_html",
+    "summary_line",
+    "summary_text",
+]

@@ -1,0 +1,40 @@
+"""Small Bokeh pieces the panels share: a notice in place of an empty chart, and in-page label fitting."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import Any
+
+from bokeh.models import ColumnDataSource, CustomJS
+from bokeh.models.widgets import Div
+
+from workbench.render.labels import FIT_LABELS_JS
+
+NOTICE_PX = 36
+NOTICE_STYLE = "color: #555; font: 13px sans-serif; padding: 8px 0"
+
+
+def data_source(data: Mapping[str, Any], name: str | None = None) -> ColumnDataSource:
+    # Bokeh's stubs want one exact dict type; the view-models hand over plain column lists.
+    columns: dict[str, Any] = dict(data)
+    return ColumnDataSource(data=columns, name=name)
+
+
+def notice(text: str) -> Any:
+    return Div(
+        text=f'<div style="{NOTICE_STYLE}">{html.escape(text)}</div>',
+        height=NOTICE_PX,
+        sizing_mode="stretch_width",
+    )
+
+
+def attach_label_fitting(fig: Any, bars: ColumnDataSource, labels: ColumnDataSource) -> None:
+    """Recompute which bars carry a label, and how much of it fits, whenever the view or the data changes."""
+    fit = CustomJS(
+        args={"bars": bars, "labels": labels, "x_range": fig.x_range, "plot": fig}, code=FIT_LABELS_JS
+    )
+    fig.x_range.js_on_change("start", fit)
+    fig.x_range.js_on_change("end", fit)
+    fig.js_on_change("inner_width", fit)
+    bars.js_on_change("data", fit)

@@ -1,0 +1,147 @@
+"""The run summary: one line for a notebook's status, and a plain-text block for terminals and reports.
+
+Metrics come from `run.metrics`; when a key is missing (a collector did not run, or an older run) the
+summary says so, or derives the numbers from the recording, instead of failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.analysis.cpu import top_functions
+from workbench.analysis.tokens import token_metrics
+from workbench.model.run import Run
+
+TOP_N = 5
+NO_REQUESTS = "no LLM requests recorded"
+
+
+@dataclass(frozen=True)
+class SummaryView:
+    name: str
+    run_id: str
+    path: str
+    wall_s: float
+    cpu: dict[str, Any] | None
+    tokens: dict[str, Any] | None
+    ran: list[str]
+    skipped: list[tuple[str, str]]
+    error: str | None
+    dropped: dict[str, int]
+
+    @classmethod
+    def from_run(cls, run: Run) -> SummaryView:
+        return cls(
+            name=run.name,
+            run_id=run.id,
+            path=str(run.path) if run.path is not None else "(not saved)",
+            wall_s=run.wall_s,
+            cpu=_cpu_metrics(run),
+            tokens=_token_metrics(run),
+            ran=[c.name + (f" ({c.reason})" if c.reason else "") for c in run.collectors if c.started],
+            skipped=[(c.name, c.reason or "no reason given") for c in run.collectors if not c.started],
+            error=run.error,
+            dropped=dict(run.recording.dropped),
+        )
+
+    def line(self) -> str:
+        parts = [f"{self.name}: {self.wall_s:.3f} s wall", self.cpu_phrase(), self.token_phrase()]
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} collector(s) skipped")
+        if self.error:
+            parts.append(f"cell raised {self.error}")
+        return " · ".join(parts)
+
+    def text(self) -> str:
+        lines = [
+            f"FM Workbench run {self.name!r}",
+            f"  wall time    {self.wall_s:.3f} s",
+            f"  CPU          {self.cpu_phrase()}",
+            f"  tokens       {self.token_phrase()}",
+            f"  latency      {self.latency_phrase()}",
+            f"  collectors   {self.collectors_phrase()}",
+        ]
+        lines += [f"  skipped      {name}: {reason}" for name, reason in self.skipped]
+        if self.error:
+            lines.append(f"  error        the cell raised {self.error}")
+        if self.dropped:
+            lines.append("  dropped      " + ", ".join(f"{k}: {v}" for k, v in sorted(self.dropped.items())))
+        lines += self.top_function_lines()
+        lines.append(f"  run          {self.run_id} at {self.path}")
+        return "\n".join(lines)
+
+    def cpu_phrase(self) -> str:
+        if self.cpu is None:
+            return "no CPU samples (no CPU collector ran)"
+        samples = int(self.cpu.get("samples") or 0)
+        if samples == 0:
+            return "no CPU samples"
+        rate = self.cpu.get("rate_hz")
+        return f"{samples:,} CPU samples" + (f" at {rate:g} Hz" if rate else "")
+
+    def token_phrase(self) -> str:
+        if not self.tokens or not self.tokens.get("requests"):
+            return NO_REQUESTS
+        out = f"{self.tokens.get('output_tokens', 0):,} output tokens in {self.tokens['requests']} request(s)"
+        rate = self.tokens.get("output_tokens_per_s")
+        failed = self.tokens.get("failed_requests") or 0
+        return out + (f", {rate:,.1f} tokens/s" if rate else "") + (f", {failed} failed" if failed else "")
+
+    def latency_phrase(self) -> str:
+        if not self.tokens or not self.tokens.get("requests"):
+            return NO_REQUESTS
+        ttft = self.tokens.get("ttft_ms") or {}
+        tpot = self.tokens.get("tpot_ms") or {}
+        return f"TTFT p50 {_ms(ttft.get('p50'))} p90 {_ms(ttft.get('p90'))}, TPOT p50 {_ms(tpot.get('p50'))}"
+
+    def collectors_phrase(self) -> str:
+        if not self.ran and not self.skipped:
+            return "none recorded"
+        ran = ", ".join(self.ran) or "none"
+        return f"ran: {ran}" + (f"; skipped: {', '.join(n for n, _ in self.skipped)}" if self.skipped else "")
+
+    def top_function_lines(self) -> list[str]:
+        top = (self.cpu or {}).get("top_functions") or []
+        if not top:
+            return []
+        lines = [f"  top {min(TOP_N, len(top))} functions by self time (self %, total %):"]
+        for i, f in enumerate(top[:TOP_N], start=1):
+            where = f"{f.get('file', '')}:{f.get('line', 0)}"
+            lines.append(
+                f"    {i}. {f.get('self_pct', 0.0):5.1f}%  {f.get('total_pct', 0.0):5.1f}%  "
+                f"{f.get('function', '?')}  ({where})"
+            )
+        return lines
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.1f} ms"
+
+
+def _cpu_metrics(run: Run) -> dict[str, Any] | None:
+    metrics = run.metrics.get("cpu")
+    if isinstance(metrics, dict):
+        return metrics
+    samples = run.recording.samples
+    if not samples:
+        return None
+    # Samples without stored metrics (e.g. a run saved before analysis): derive what needs no rate.
+    return {"samples": sum(s.count for s in samples), "top_functions": top_functions(run.recording)}
+
+
+def _token_metrics(run: Run) -> dict[str, Any] | None:
+    metrics = run.metrics.get("tokens")
+    if isinstance(metrics, dict):
+        return metrics
+    if not any(s.kind == "llm" for s in run.recording.spans):
+        return None
+    return token_metrics(run.recording)
+
+
+def summary_line(run: Run) -> str:
+    return SummaryView.from_run(run).line()
+
+
+def summary_text(run: Run) -> str:
+    return SummaryView.from_run(run).text()

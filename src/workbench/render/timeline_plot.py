@@ -1,0 +1,148 @@
+"""Draws the timeline: span bars in nesting lanes, coloured by kind; token arrivals on their request's row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bokeh.models import ColumnDataSource, HoverTool, Range1d
+from bokeh.plotting import figure
+
+from workbench.model.run import Run
+from workbench.render.labels import fit_labels
+from workbench.render.layout_parts import attach_label_fitting, data_source, notice
+from workbench.render.palette import TOKEN_COLOR
+from workbench.render.timeline_view import TimelineView
+
+LANE_PX = 26
+CHROME_PX = 130
+MAX_HEIGHT_PX = 700
+LANE_GAP = 0.08
+# Same left and right borders on every run-clock chart, so their x axes line up on the page.
+MIN_BORDER_LEFT = 70
+MIN_BORDER_RIGHT = 40
+
+SPAN_TOOLTIPS = """
+<div style="max-width: 420px">
+<b>@name</b> <span style="color: #555">(@kind, @thread)</span><br>
+@start_ms{0,0.0} → @end_ms{0,0.0} ms · @duration_ms{0,0.0} ms<br>
+<span style="color: #555; font-size: 11px">@attrs</span>
+</div>
+"""
+TOKEN_TOOLTIPS = [("request", "@request"), ("t", "@t_ms{0,0.0} ms"), ("tokens", "@n_tokens")]
+
+
+def run_clock_range(duration_ms: float) -> Range1d:
+    """The x range shared by every chart on the run clock, in ms since the run started."""
+    end = max(duration_ms, 1e-3)
+    return Range1d(start=0.0, end=end, bounds=(0.0, end))
+
+
+def style_run_clock_axis(fig: Any) -> None:
+    fig.min_border_left = MIN_BORDER_LEFT
+    fig.min_border_right = MIN_BORDER_RIGHT
+    fig.xaxis.axis_label = "ms since run start"
+    # The logo makes the toolbar taller than a short chart, hiding tools behind an overflow menu.
+    fig.toolbar.logo = None
+
+
+class TimelineRenderer:
+    def __init__(self, x_range: Range1d | None = None) -> None:
+        self.x_range = x_range
+
+    def render(self, run: Run) -> Any:
+        view = TimelineView.from_run(run)
+        if view.empty:
+            return notice("Timeline: no spans or token arrivals were recorded in this run.")
+        fig = self._figure(view)
+        bars = data_source(_bar_data(view), name="timeline_spans")
+        quads = fig.quad(
+            left="x0",
+            right="x1",
+            top="top",
+            bottom="bottom",
+            source=bars,
+            fill_color="color",
+            line_color="#555",
+            line_alpha=0.6,
+            fill_alpha="alpha",
+            legend_group="kind",
+        )
+        fig.add_tools(HoverTool(renderers=[quads], tooltips=SPAN_TOOLTIPS))
+        self._draw_labels(fig, view, bars)
+        if view.tokens:
+            tokens = data_source(_token_data(view), name="timeline_tokens")
+            dots = fig.scatter(
+                x="t_ms",
+                y="y",
+                source=tokens,
+                size="size",
+                color=TOKEN_COLOR,
+                marker="circle",
+                legend_label="token arrival",
+            )
+            fig.add_tools(HoverTool(renderers=[dots], tooltips=TOKEN_TOOLTIPS))
+        _place_legend(fig)
+        return fig
+
+    def _figure(self, view: TimelineView) -> Any:
+        x_range = self.x_range if self.x_range is not None else run_clock_range(view.duration_ms)
+        fig = figure(
+            title="Timeline · spans by nesting (a child below its parent) · dots: token arrivals",
+            height=min(MAX_HEIGHT_PX, view.lanes * LANE_PX + CHROME_PX),
+            sizing_mode="stretch_width",
+            x_range=x_range,
+            y_range=Range1d(start=view.lanes, end=0),
+            tools="xpan,xwheel_zoom,box_zoom,reset,save",
+            toolbar_location="above",
+            name="timeline",
+        )
+        fig.yaxis.visible = False
+        fig.ygrid.visible = False
+        style_run_clock_axis(fig)
+        return fig
+
+    def _draw_labels(self, fig: Any, view: TimelineView, bars: ColumnDataSource) -> None:
+        data = view.bar_columns()
+        start, end = fig.x_range.start, fig.x_range.end
+        fitted = fit_labels(data["x0"], data["x1"], data["y"], data["label"], view=(start, end))
+        labels = data_source(fitted.columns(), name="timeline_labels")
+        fig.text(
+            x="x",
+            y="y",
+            text="text",
+            source=labels,
+            x_offset=3,
+            text_baseline="middle",
+            text_font_size="11px",
+            text_color="#111",
+        )
+        attach_label_fitting(fig, bars, labels)
+
+
+def _bar_data(view: TimelineView) -> dict[str, list[Any]]:
+    data = view.bar_columns()
+    data["top"] = [b.lane + LANE_GAP for b in view.bars]
+    data["bottom"] = [b.lane + 1 - LANE_GAP for b in view.bars]
+    # Open spans are drawn paler: their end is only the run's end.
+    data["alpha"] = [0.45 if b.open else 0.9 for b in view.bars]
+    return data
+
+
+def _token_data(view: TimelineView) -> dict[str, list[Any]]:
+    data = view.token_columns()
+    # A chunk with several tokens is a bigger dot, up to a cap that keeps rows apart.
+    data["size"] = [5 + 2 * min(max(t.n_tokens - 1, 0), 4) for t in view.tokens]
+    return data
+
+
+def _place_legend(fig: Any) -> None:
+    """Above the plot rather than inside it, where it would hide spans."""
+    if not fig.legend:
+        return
+    legend = fig.legend[0]
+    fig.center = [item for item in fig.center if item is not legend]
+    legend.orientation = "horizontal"
+    legend.label_text_font_size = "11px"
+    legend.padding = 2
+    legend.margin = 0
+    fig.add_layout(legend, "above")

@@ -1,0 +1,180 @@
+"""The timeline's view-model: spans as bars in lanes (a child below its parent), token arrivals as points.
+
+x is milliseconds since the run started; lane 0 is the top row.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from dataclasses import dataclass, fields
+from typing import Any
+
+from workbench.model.events import Span
+from workbench.model.run import Run
+from workbench.render.palette import span_kind_color
+
+NS_PER_MS = 1e6
+
+
+@dataclass(frozen=True)
+class SpanBar:
+    span_id: int
+    name: str
+    kind: str
+    lane: int
+    start_ms: float
+    end_ms: float
+    duration_ms: float
+    open: bool
+    thread: str
+    attrs: str
+    color: str
+
+
+@dataclass(frozen=True)
+class TokenPoint:
+    request_id: int
+    request: str
+    t_ms: float
+    n_tokens: int
+    lane: int
+
+
+@dataclass(frozen=True)
+class TimelineView:
+    bars: list[SpanBar]
+    tokens: list[TokenPoint]
+    duration_ms: float
+
+    @property
+    def lanes(self) -> int:
+        rows = [b.lane for b in self.bars] + [t.lane for t in self.tokens]
+        return max(rows, default=-1) + 1
+
+    @property
+    def empty(self) -> bool:
+        return not self.bars and not self.tokens
+
+    @classmethod
+    def from_run(cls, run: Run) -> TimelineView:
+        rec = run.recording
+        lanes = assign_lanes(rec.spans, run.duration_ns)
+        bars = [_bar(s, lanes[s.span_id], run.duration_ns, rec.thread_name(s.thread_id)) for s in rec.spans]
+        names = {s.span_id: s.name for s in rec.spans}
+        # Arrivals of a request with no span still show, on a row of their own below the spans.
+        orphan_lane = max(lanes.values(), default=-1) + 1
+        tokens = [
+            TokenPoint(
+                request_id=t.request_id,
+                request=names.get(t.request_id, f"request {t.request_id} (no span)"),
+                t_ms=t.t_ns / NS_PER_MS,
+                n_tokens=t.n_tokens,
+                lane=lanes.get(t.request_id, orphan_lane),
+            )
+            for t in rec.tokens
+        ]
+        last_event_ns = max([run.duration_ns, *(t.t_ns for t in rec.tokens)])
+        return cls(bars=bars, tokens=tokens, duration_ms=last_event_ns / NS_PER_MS)
+
+    def bar_columns(self) -> dict[str, list[Any]]:
+        data = _columns(self.bars, SpanBar)
+        # Generic names the label-fitting code expects.
+        data["x0"], data["x1"], data["label"] = data["start_ms"], data["end_ms"], data["name"]
+        data["y"] = [b.lane + 0.5 for b in self.bars]
+        return data
+
+    def token_columns(self) -> dict[str, list[Any]]:
+        data = _columns(self.tokens, TokenPoint)
+        data["y"] = [t.lane + 0.5 for t in self.tokens]
+        return data
+
+
+def _columns(rows: list[Any], kind: type) -> dict[str, list[Any]]:
+    return {f.name: [getattr(row, f.name) for row in rows] for f in fields(kind)}
+
+
+def _end_ns(span: Span, run_end_ns: int) -> int:
+    return run_end_ns if span.end_ns is None else max(span.end_ns, span.start_ns)
+
+
+def _bar(span: Span, lane: int, run_end_ns: int, thread: str) -> SpanBar:
+    end_ns = _end_ns(span, run_end_ns)
+    return SpanBar(
+        span_id=span.span_id,
+        name=span.name,
+        kind=span.kind,
+        lane=lane,
+        start_ms=span.start_ns / NS_PER_MS,
+        end_ms=end_ns / NS_PER_MS,
+        duration_ms=(end_ns - span.start_ns) / NS_PER_MS,
+        open=span.end_ns is None,
+        thread=thread,
+        attrs=json.dumps(span.attrs, default=str, sort_keys=True)[:300],
+        color=span_kind_color(span.kind),
+    )
+
+
+class _Lanes:
+    """Occupied intervals per lane, kept sorted so a free slot is found by bisection."""
+
+    def __init__(self) -> None:
+        self.starts: list[list[int]] = []
+        self.ends: list[list[int]] = []
+
+    def first_free(self, lowest: int, start: int, end: int) -> int:
+        lane = lowest
+        while lane < len(self.starts) and self._overlaps(lane, start, end):
+            lane += 1
+        if lane == len(self.starts):
+            self.starts.append([])
+            self.ends.append([])
+        index = bisect.bisect_left(self.starts[lane], start)
+        self.starts[lane].insert(index, start)
+        self.ends[lane].insert(index, end)
+        return lane
+
+    def _overlaps(self, lane: int, start: int, end: int) -> bool:
+        starts, ends = self.starts[lane], self.ends[lane]
+        index = bisect.bisect_left(starts, start)
+        before = index > 0 and ends[index - 1] > start
+        after = index < len(starts) and starts[index] < end
+        return before or after
+
+
+def assign_lanes(spans: list[Span], run_end_ns: int) -> dict[int, int]:
+    """span_id -> lane. A span sits below its parent; spans overlapping in time never share a lane."""
+    by_id = {s.span_id: s for s in spans}
+    children: dict[int | None, list[Span]] = {}
+    for span in spans:
+        parent = span.parent_id if span.parent_id in by_id and span.parent_id != span.span_id else None
+        children.setdefault(parent, []).append(span)
+    lanes: dict[int, int] = {}
+    occupied = _Lanes()
+    _place(children.get(None, []), children, lanes, occupied, run_end_ns)
+    # Spans whose parents form a cycle have no root above them; they start at the top like roots.
+    _place([s for s in spans if s.span_id not in lanes], children, lanes, occupied, run_end_ns)
+    return lanes
+
+
+def _place(
+    roots: list[Span],
+    children: dict[int | None, list[Span]],
+    lanes: dict[int, int],
+    occupied: _Lanes,
+    run_end_ns: int,
+) -> None:
+    # Depth first, so parents are placed before their children, each level in start order.
+    pending: list[tuple[Span, int]] = [(s, 0) for s in sorted(roots, key=_start, reverse=True)]
+    while pending:
+        span, lowest = pending.pop()
+        if span.span_id in lanes:
+            continue
+        end = max(_end_ns(span, run_end_ns), span.start_ns + 1)
+        lane = lanes[span.span_id] = occupied.first_free(lowest, span.start_ns, end)
+        kids = sorted(children.get(span.span_id, []), key=_start, reverse=True)
+        pending.extend((kid, lane + 1) for kid in kids)
+
+
+def _start(span: Span) -> int:
+    return span.start_ns

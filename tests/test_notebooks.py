@@ -1,0 +1,69 @@
+"""Notebooks executed headless through nbclient; the demo's HTML shows the dashboard offline."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+
+from workbench.store import list_runs, load_run
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.kernel
+
+
+def execute(notebook: nbformat.NotebookNode, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORKBENCH_STORE", str(cwd / "store"))
+    client = NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    client.execute()
+
+
+def test_hot_function_cell_through_nbclient(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("%load_ext workbench"),
+        nbformat.v4.new_code_cell(
+            "def nb_unique_hot_function(n):\n    return sum(i * i for i in range(n))\n"
+        ),
+        nbformat.v4.new_code_cell("%%fmprofile --name nb-hot\nnb_unique_hot_function(4_000_000)"),
+    ]
+    execute(notebook, tmp_path, monkeypatch)
+    run = load_run(Path(list_runs(tmp_path / "store")[-1]["path"]))
+    functions = [f["function"] for f in run.metrics["cpu"]["top_functions"]]
+    assert "nb_unique_hot_function" in functions[:2] or "<genexpr>" in functions[:1]
+    assert any(
+        "nb_unique_hot_function" in [f.function for f in run.recording.stack_frames(s.stack_id)]
+        for s in run.recording.samples
+    )
+    outputs = notebook.cells[2].outputs
+    assert [o.output_type for o in outputs] == ["display_data"]
+    assert "nb_unique_hot_function" in outputs[0].data["text/plain"]
+
+
+@pytest.mark.browser
+def test_demo_notebook_html_shows_the_dashboard_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chromium_executable: str
+) -> None:
+    sys.path.insert(0, str(ROOT))
+    from tests.browser import open_offline_page
+
+    notebook = nbformat.read(ROOT / "notebooks" / "01_quickstart.ipynb", as_version=4)
+    execute(notebook, tmp_path, monkeypatch)
+    html, _ = HTMLExporter().from_notebook_node(notebook)
+    page_path = tmp_path / "01_quickstart.html"
+    page_path.write_text(html)
+    run = load_run(Path(list_runs(tmp_path / "store")[-1]["path"]))
+    assert run.metrics["tokens"]["output_tokens"] == 64
+    assert (run.path / "report.html").exists()
+    with open_offline_page(page_path, chromium_executable) as (page, blocked, errors):
+        frame = page.frame_locator("iframe").first
+        frame.locator("canvas").first.wait_for(timeout=30_000)
+        assert frame.locator("canvas").count() >= 3
+        assert "quickstart" in frame.locator("body").inner_text()
+        # nbconvert's own template asks for require.js and MathJax from CDNs; the dashboard asks nothing.
+        assert not [url for url in blocked if "bokeh" in url]
+        assert not errors
