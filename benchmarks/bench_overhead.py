@@ -54,7 +54,9 @@ def inner_wall_s(kernel: Kernel) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     setup, body = notebook_parts()
@@ -74,12 +76,15 @@ def main() -> int:
         finally:
             kernel.shutdown()
     base = statistics.median(times["unprofiled"])
-    print(f"quickstart cell, {args.rounds} rounds, median wall time seen by the client (includes start/save):")
+    print(
+        f"quickstart cell, {args.rounds} rounds, median wall time seen by the client (includes start/save):"
+    )
     for name, values in times.items():
         median = statistics.median(values)
         print(f"  {name:24} {median * 1e3:8.1f} ms   x{median / base:5.2f}")
     inside = statistics.median(inner)
-    print(f"  {'%%fmprofile, cell body':24} {inside * 1e3:8.1f} ms   x{inside / base:5.2f}  (run.metrics['wall_s'])")
+    label = "%%fmprofile, cell body"
+    print(f"  {label:24} {inside * 1e3:8.1f} ms   x{inside / base:5.2f}  (run.metrics['wall_s'])")
     return 0
 
 

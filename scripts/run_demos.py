@@ -15,7 +15,9 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 def run_notebook(path: Path, out: Path, timeout: int) -> Path:
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     out.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, out / path.name)
     html, _ = HTMLExporter().from_notebook_node(notebook)

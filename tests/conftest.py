@@ -33,4 +33,6 @@ def chromium_executable() -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
 pytest_plugins = ["tests.conftest_process"]

@@ -12,9 +12,10 @@ def py_spy_processes() -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["name", "cmdline"]):
         try:
-            if process.info["name"] == "py-spy" or "py-spy" in " ".join(process.info["cmdline"] or [])[:200]:
-                if process.status() != psutil.STATUS_ZOMBIE:
-                    found.append(process)
+            command = " ".join(process.info["cmdline"] or [])[:200]
+            named = process.info["name"] == "py-spy" or "py-spy" in command
+            if named and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return found

@@ -91,7 +91,9 @@ def test_hot_function_on_top_and_no_kernel_frames_above_the_cell(kernel: Kernel,
     # The dashboard is one output with an HTML and a plain-text form.
     displays = result.of_type("display_data")
     assert len(displays) == 1
-    assert "text/html" in displays[0]["data"] and "zq_unique_hot_function" in displays[0]["data"]["text/plain"]
+    assert (
+        "text/html" in displays[0]["data"] and "zq_unique_hot_function" in displays[0]["data"]["text/plain"]
+    )
     assert not children_named_py_spy(kernel.pid)
 
 
@@ -110,7 +112,9 @@ def test_exception_reaches_the_user_unchanged_and_the_run_is_saved(kernel: Kerne
     assert not children_named_py_spy(kernel.pid)
 
 
-def test_keyboard_interrupt_reaches_the_user_and_the_partial_run_is_saved(kernel: Kernel, store: Path) -> None:
+def test_keyboard_interrupt_reaches_the_user_and_the_partial_run_is_saved(
+    kernel: Kernel, store: Path
+) -> None:
     code = "%%fmprofile --name interrupted --quiet\nimport time\nwhile True:\n    sum(range(1000))\n"
     result = kernel.execute(code, interrupt_after=2.0, timeout=60)
     assert result.status == "error"

@@ -5,6 +5,7 @@ Outside a profile every call returns at once and records nothing.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -20,7 +21,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 SPAN_KINDS = ("llm", "embedding", "retrieval", "tool", "agent", "chain", "parse", "prompt")
 
 
-class span:  # noqa: N801 - used like a function, as `with wb.span(...)` and `@wb.span(...)`
+class span:
     """A pipeline stage. Use as `with wb.span("retrieve", kind="retrieval"):` or as a decorator."""
 
     def __init__(self, name: str, kind: str = "chain", **attrs: Any) -> None:
@@ -51,11 +52,9 @@ class span:  # noqa: N801 - used like a function, as `with wb.span(...)` and `@w
             self._span.attrs["error"] = exc_type.__name__
         self._recorder.close_span(self._span)
         if self._token is not None:
-            try:
+            # ValueError: exited in another context than it was entered (a generator finalised elsewhere).
+            with contextlib.suppress(ValueError):
                 current_span_var().reset(self._token)
-            except ValueError:
-                # Exited in another context than it was entered (e.g. a generator finalised elsewhere).
-                pass
         self._span = None
         self._token = None
 
@@ -88,7 +87,7 @@ class span:  # noqa: N801 - used like a function, as `with wb.span(...)` and `@w
         return wrapper  # type: ignore[return-value]
 
 
-class llm_request(span):  # noqa: N801
+class llm_request(span):
     """A streamed LLM request: call `.chunk()` per arrival and `.usage()` when the server reports counts.
 
     `with wb.llm_request(model="gpt2", input_tokens=12) as req:` opens an `llm` span whose start is the

@@ -25,7 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--store", dest="global_store", type=Path, help="run store (default: $WORKBENCH_STORE or ./.fmprofile)"
+        "--store",
+        dest="global_store",
+        type=Path,
+        help="run store (default: $WORKBENCH_STORE or ./.fmprofile)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("runs", help="list saved runs")
@@ -34,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="export a run for Perfetto, speedscope or a browser")
     export.add_argument("run", help="run id, id prefix, name, or directory")
     export.add_argument("--format", choices=sorted(EXPORT_FORMATS), required=True)
-    export.add_argument("-o", "--output", type=Path, help="output file (default: the file in the run directory)")
+    export.add_argument(
+        "-o", "--output", type=Path, help="output file (default: the file in the run directory)"
+    )
     record = commands.add_parser("profile", help="run a Python script under the profiler and save the run")
     add_profile_options(record)
     record.add_argument("script", help="the Python script to run")

@@ -9,6 +9,7 @@ raised or was interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import linecache
 import sys
 import threading
@@ -60,7 +61,10 @@ class CellProfiler:
         try:
             session.start()
         except Exception as error:
-            print(f"workbench: profiling is off for this cell ({type(error).__name__}: {error})", file=sys.stderr)
+            print(
+                f"workbench: profiling is off for this cell ({type(error).__name__}: {error})",
+                file=sys.stderr,
+            )
             return
         _print_notices(session)
         self.session = session
@@ -111,7 +115,7 @@ def show_run(run: Run, options: ProfileOptions) -> None:
         print(f"{summary_line(run)}  [saved: {run.path}]")
         return
     try:
-        display(notebook_bundle(run), raw=True)
+        display(notebook_bundle(run), raw=True)  # type: ignore[no-untyped-call]
     except Exception as error:
         print(f"{summary_line(run)}  [dashboard failed: {error}; saved: {run.path}]", file=sys.stderr)
 
@@ -134,10 +138,10 @@ class FmprofileMagics(Magics):
         _print_notices(session)
         result = None
         try:
-            result = self.shell.run_cell(cell, store_history=False)
+            result = self.profiler.shell.run_cell(cell, store_history=False)
         finally:
-            error = None if result is None else (result.error_in_exec or result.error_before_exec)
-            self.profiler._finish(session, error)
+            failure = None if result is None else (result.error_in_exec or result.error_before_exec)
+            self.profiler._finish(session, failure)
 
 
 FmprofileMagics.fmprofile.__doc__ = (
@@ -173,9 +177,10 @@ def unload_ipython_extension(shell: Any) -> None:
         return
     if profiler.transform in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.remove(profiler.transform)
-    for event, handler in (("pre_run_cell", profiler.pre_run_cell), ("post_run_cell", profiler.post_run_cell)):
-        try:
+    for event, handler in (
+        ("pre_run_cell", profiler.pre_run_cell),
+        ("post_run_cell", profiler.post_run_cell),
+    ):
+        with contextlib.suppress(ValueError):
             shell.events.unregister(event, handler)
-        except ValueError:
-            pass
     _profiler = None

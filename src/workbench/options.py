@@ -37,7 +37,9 @@ def _rate(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of samples per second, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of samples per second, got {text!r}"
+        ) from None
     if not 1 <= value <= MAX_RATE_HZ:
         raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_RATE_HZ} Hz, got {value}")
     return value

@@ -11,7 +11,7 @@ from workbench.options import ProfileOptions
 from workbench.session import ProfileSession
 
 
-class profile:  # noqa: N801 - used like a function: `with wb.profile(name=...) as run:`
+class profile:
     """Profile the block; the `Run` it yields is filled in and saved when the block ends.
 
     Options mirror `%%fmprofile`: `name`, `store`, `rate`, `native`, `gil`, `idle`, `cpu`, `tokens`.

@@ -115,12 +115,14 @@ class ProfileSession:
             self.statuses.append(CollectorStatus("cpu", False, "disabled with --no-cpu"))
         if self.options.tokens:
             hook = TransformersHook()
-            available, reason = hook.is_available()
+            available, _ = hook.is_available()
             if available:
                 try:
                     hook.install()
                     self._hooks.append(hook)
-                    self.statuses.append(CollectorStatus("tokens:transformers", True, "generate() instrumented"))
+                    self.statuses.append(
+                        CollectorStatus("tokens:transformers", True, "generate() instrumented")
+                    )
                 except Exception as error:
                     self._skip("tokens:transformers", f"could not patch generate() ({error})")
         else:
@@ -180,7 +182,9 @@ class ProfileSession:
             samples = context.notes.get("cpu_samples")
             rate = context.notes.get("cpu_rate_hz", self.options.rate)
             metrics["cpu"] = cpu_metrics(
-                run.recording, samples if isinstance(samples, int) else None, float(rate)  # type: ignore[arg-type]
+                run.recording,
+                samples if isinstance(samples, int) else None,
+                float(rate),  # type: ignore[arg-type]
             )
         if run.recording.dropped:
             metrics["dropped_events"] = dict(run.recording.dropped)
@@ -199,7 +203,11 @@ class ProfileSession:
 def write_artifacts(run: Run, path: Path) -> list[str]:
     """trace.json, cpu.speedscope.json and report.html beside run.json; returns problems, if any."""
     problems = []
-    for filename, write in ((TRACE_FILE, _write_trace), (SPEEDSCOPE_FILE, _write_speedscope), (REPORT_FILE, _write_report)):
+    for filename, write in (
+        (TRACE_FILE, _write_trace),
+        (SPEEDSCOPE_FILE, _write_speedscope),
+        (REPORT_FILE, _write_report),
+    ):
         try:
             write(run, path / filename)
         except Exception as error:

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.kernel import Kernel
 
 import workbench as wb
-from tests.kernel import Kernel
 from workbench.collectors.pyspy import PY_SPY_ENV
 from workbench.store import list_runs, load_run
 
@@ -25,7 +25,9 @@ def _busy_unique_fallback_function(n: int) -> int:
 def refusing_py_spy(tmp_path: Path) -> Path:
     """A py-spy stand-in that fails the way py-spy does without ptrace permission."""
     fake = tmp_path / "py-spy"
-    fake.write_text("#!/bin/sh\necho 'Permission Denied: Try running again with elevated permissions' >&2\nexit 1\n")
+    fake.write_text(
+        "#!/bin/sh\necho 'Permission Denied: Try running again with elevated permissions' >&2\nexit 1\n"
+    )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     return fake
 
@@ -51,7 +53,9 @@ def test_refused_attach_in_a_kernel_keeps_the_cell_running(tmp_path: Path, refus
     kernel = Kernel(cwd=tmp_path, env={"WORKBENCH_STORE": str(store), PY_SPY_ENV: str(refusing_py_spy)})
     try:
         kernel.execute("%load_ext workbench")
-        result = kernel.execute("%%fmprofile --name refused\nvalue = sum(i * i for i in range(2_000_000))\nvalue > 0\n")
+        result = kernel.execute(
+            "%%fmprofile --name refused\nvalue = sum(i * i for i in range(2_000_000))\nvalue > 0\n"
+        )
         assert result.status == "ok", result.text()
         assert [r["data"]["text/plain"] for r in result.of_type("execute_result")] == ["True"]
         notice = result.text("stderr")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 from typing import Any
 
 from workbench.analysis.stats import summarize
@@ -57,7 +58,7 @@ def request_metrics(span: Span, arrivals: list[TokenEvent]) -> RequestMetrics:
         tpot = (e2e - ttft) / (n_out - 1)
     itl: list[float] = []
     icl: list[float] = []
-    for previous, chunk in zip(chunks, chunks[1:], strict=False):
+    for previous, chunk in pairwise(chunks):
         gap_ms = (chunk.t_ns - previous.t_ns) / NS_PER_MS
         icl.append(gap_ms)
         itl.extend([gap_ms / chunk.n_tokens] * chunk.n_tokens)
@@ -87,7 +88,9 @@ def all_request_metrics(recording: Recording) -> list[RequestMetrics]:
     for event in recording.tokens:
         arrivals[event.request_id].append(event)
     requests = [s for s in recording.spans if s.kind == "llm"]
-    return [request_metrics(s, arrivals.get(s.span_id, [])) for s in sorted(requests, key=lambda s: s.start_ns)]
+    return [
+        request_metrics(s, arrivals.get(s.span_id, [])) for s in sorted(requests, key=lambda s: s.start_ns)
+    ]
 
 
 def token_metrics(recording: Recording) -> dict[str, Any]:

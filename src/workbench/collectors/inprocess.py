@@ -69,7 +69,9 @@ class InProcessSampler:
             self._close(context, thread_id, state, now)
         self._open[thread_id] = (now, stack_id, 1)
 
-    def _close(self, context: CollectorContext, thread_id: int, state: tuple[int, int, int], end: int) -> None:
+    def _close(
+        self, context: CollectorContext, thread_id: int, state: tuple[int, int, int], end: int
+    ) -> None:
         start, stack_id, count = state
         start = max(start, context.window_start_ns)
         if context.window_end_ns is not None:

@@ -135,7 +135,9 @@ class PySpyCollector:
             output = Path(self._tmpdir.name) / "trace.json" if self._tmpdir else None
             if output is None or not output.exists():
                 problem = self._stderr_text().strip().splitlines()
-                return CollectorStatus(self.name, False, f"py-spy wrote no samples ({problem[-1:] or 'no output'})")
+                return CollectorStatus(
+                    self.name, False, f"py-spy wrote no samples ({problem[-1:] or 'no output'})"
+                )
             events = json.loads(output.read_text() or "[]")
             reported = _SAMPLES_LINE.search(self._stderr_text())
             end = context.window_end_ns if context.window_end_ns is not None else context.clock.now_ns()

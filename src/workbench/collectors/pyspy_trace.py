@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from itertools import pairwise
 from typing import Any
 
 from workbench.analysis.stacks import trim_stack
@@ -29,7 +30,9 @@ def thread_states(events: Iterable[dict[str, Any]]) -> dict[int, list[tuple[floa
         stack = stacks[tid]
         if phase == "B":
             args = event.get("args") or {}
-            stack.append(Frame(str(event.get("name", "?")), str(args.get("filename", "")), int(args.get("line") or 0)))
+            stack.append(
+                Frame(str(event.get("name", "?")), str(args.get("filename", "")), int(args.get("line") or 0))
+            )
         elif stack:
             stack.pop()
         history = states[tid]
@@ -58,7 +61,7 @@ def ingest_chrometrace(
     period_ns = 1e9 / rate_hz
     added = 0
     for tid, history in thread_states(events).items():
-        for (ts, frames), (next_ts, _) in zip(history, history[1:], strict=False):
+        for (ts, frames), (next_ts, _) in pairwise(history):
             t0 = max(origin_ns + round(ts * 1000), start)
             t1 = min(origin_ns + round(next_ts * 1000), end)
             if t1 <= t0:

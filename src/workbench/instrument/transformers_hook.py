@@ -105,7 +105,7 @@ class TransformersHook:
 
         self._owner = GenerationMixin
         self._original = GenerationMixin.generate
-        GenerationMixin.generate = _wrap(self._original)
+        GenerationMixin.generate = _wrap(self._original)  # type: ignore[method-assign]
 
     def uninstall(self) -> None:
         if self._owner is not None and self._original is not None:

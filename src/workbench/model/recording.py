@@ -47,7 +47,9 @@ class Recording:
         if len(self.tokens) >= MAX_TOKEN_EVENTS and last is not None:
             # Keep the count exact and lose only time resolution: fold into the request's last arrival.
             previous = self.tokens[last]
-            self.tokens[last] = TokenEvent(previous.request_id, event.t_ns, previous.n_tokens + event.n_tokens)
+            self.tokens[last] = TokenEvent(
+                previous.request_id, event.t_ns, previous.n_tokens + event.n_tokens
+            )
             self._drop("token_events_merged")
             return
         self._last_token_index[event.request_id] = len(self.tokens)

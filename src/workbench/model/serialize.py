@@ -57,7 +57,9 @@ def _check_version(doc: Any, what: str) -> None:
         raise RunFormatError(f"{what}: expected a JSON object, found {type(doc).__name__}")
     version = doc.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise RunFormatError(f"{what}: schema_version {version!r} is not supported (expected {SCHEMA_VERSION})")
+        raise RunFormatError(
+            f"{what}: schema_version {version!r} is not supported (expected {SCHEMA_VERSION})"
+        )
 
 
 def events_to_recording(doc: dict[str, Any]) -> Recording:
