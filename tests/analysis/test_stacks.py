@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import workbench
-from workbench.analysis.stacks import is_cell_file, trim_stack
+from workbench.analysis.stacks import is_cell_file, is_parked, trim_stack
 from workbench.model import Frame
 
 SITE = "/usr/lib/python3.11/site-packages"
@@ -70,3 +70,11 @@ def test_an_anchor_file_is_a_root_like_a_cell() -> None:
     assert trim_stack(frames, anchor_files=frozenset({"/home/u/pipeline.py"})) == [script, SEARCH]
     # Without the anchor only the leading plumbing goes.
     assert trim_stack(frames) == [launcher, script, SEARCH]
+
+
+def test_a_thread_parked_in_a_stdlib_wait_is_recognised() -> None:
+    monitor = Frame("run", f"{SITE}/tqdm/_monitor.py", 60)
+    wait = Frame("wait", "/usr/lib/python3.11/threading.py", 331)
+    assert is_parked([monitor, wait])
+    assert not is_parked([monitor])
+    assert not is_parked([])

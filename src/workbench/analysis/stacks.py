@@ -38,6 +38,15 @@ _WORKBENCH_DIR = str(Path(__file__).resolve().parents[1]) + os.sep
 _CELL_FILE = re.compile(r"ipykernel_\d+/\d+\.py$|^<ipython-input-\d+-")
 
 
+# Where a background thread parks while it has nothing to do.
+_WAIT_FILES = ("/threading.py", "/queue.py", "/selectors.py", "/concurrent/futures/_base.py", "/socket.py")
+
+
+def is_parked(frames: Sequence[Frame]) -> bool:
+    """A stack whose innermost frame is a stdlib wait (Condition.wait, Queue.get, select, ...)."""
+    return bool(frames) and any(marker in frames[-1].file for marker in _WAIT_FILES)
+
+
 def is_cell_file(path: str) -> bool:
     return _CELL_FILE.search(path) is not None
 

@@ -10,7 +10,7 @@ import sys
 import threading
 from types import FrameType
 
-from workbench.analysis.stacks import trim_stack
+from workbench.analysis.stacks import is_parked, trim_stack
 from workbench.collectors.base import CollectorContext
 from workbench.model.events import CollectorStatus, Frame, StackSample
 
@@ -60,6 +60,8 @@ class InProcessSampler:
 
     def _observe(self, context: CollectorContext, thread_id: int, frames: list[Frame], now: int) -> None:
         trimmed = trim_stack(frames, context.anchor_files)
+        if thread_id != context.main_thread_id and is_parked(trimmed):
+            trimmed = []
         stack_id = context.recording.intern_stack(trimmed)
         state = self._open.get(thread_id)
         if state is not None and state[1] == stack_id:
@@ -91,6 +93,6 @@ class InProcessSampler:
             self._close(context, thread_id, state, end)
         self._open.clear()
         elapsed_s = max((end - context.window_start_ns) / 1e9, 1e-9)
-        context.notes["cpu_samples"] = self._ticks
+        context.notes["cpu_samples"] = sum(s.count for s in context.recording.samples)
         context.notes["cpu_rate_hz"] = round(self._ticks / elapsed_s, 1)
         return CollectorStatus(self.name, True, f"fallback in-process sampler ({self.reason})")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from workbench.collectors.base import CollectorContext
 from workbench.collectors.ptrace import allow_tracer, scope_advice, yama_scope
-from workbench.collectors.pyspy_trace import ingest_chrometrace
+from workbench.collectors.pyspy_trace import ingest_chrometrace, thread_count
 from workbench.model.events import CollectorStatus
 
 # py-spy's first sample comes ~20 ms after it starts; a failed attach exits within this time.
@@ -142,8 +142,10 @@ class PySpyCollector:
             reported = _SAMPLES_LINE.search(self._stderr_text())
             end = context.window_end_ns if context.window_end_ns is not None else context.clock.now_ns()
             elapsed_s = max((end - self._origin_ns) / 1e9, 1e-9)
-            samples = int(reported.group(1)) if reported else None
-            measured_rate = samples / elapsed_s if samples else float(context.rate_hz)
+            # py-spy counts one sample per thread per tick (it runs with --idle).
+            traces = int(reported.group(1)) if reported else None
+            ticks = traces / max(thread_count(events), 1) if traces else None
+            measured_rate = ticks / elapsed_s if ticks else float(context.rate_hz)
             ingest_chrometrace(
                 events,
                 context.recording,
@@ -152,8 +154,9 @@ class PySpyCollector:
                 window=(context.window_start_ns, end),
                 anchor_files=context.anchor_files,
                 include_idle=context.include_idle,
+                main_thread_id=context.main_thread_id,
             )
-            context.notes["cpu_samples"] = samples
+            context.notes["cpu_samples"] = sum(s.count for s in context.recording.samples)
             context.notes["cpu_rate_hz"] = round(measured_rate, 1)
             mode = "native, blocking" if context.native else "non-blocking"
             return CollectorStatus(self.name, True, f"py-spy {context.rate_hz} Hz, {mode}")

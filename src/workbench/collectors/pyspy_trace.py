@@ -12,9 +12,13 @@ from collections.abc import Iterable
 from itertools import pairwise
 from typing import Any
 
-from workbench.analysis.stacks import trim_stack
+from workbench.analysis.stacks import is_parked, trim_stack
 from workbench.model.events import Frame, StackSample
 from workbench.model.recording import Recording
+
+
+def thread_count(events: Iterable[dict[str, Any]]) -> int:
+    return len({event["tid"] for event in events if event.get("ph") in ("B", "E")})
 
 
 def thread_states(events: Iterable[dict[str, Any]]) -> dict[int, list[tuple[float, list[Frame]]]]:
@@ -52,6 +56,7 @@ def ingest_chrometrace(
     window: tuple[int, int],
     anchor_files: frozenset[str] = frozenset(),
     include_idle: bool = False,
+    main_thread_id: int | None = None,
 ) -> int:
     """Add the trace's samples to `recording`, on the run clock (py-spy's 0 is `origin_ns`).
 
@@ -67,6 +72,9 @@ def ingest_chrometrace(
             if t1 <= t0:
                 continue
             trimmed = trim_stack(frames, anchor_files)
+            # The cell's thread waiting is latency the user feels; another thread waiting is idle.
+            if tid != main_thread_id and is_parked(trimmed):
+                trimmed = []
             if not trimmed and not include_idle:
                 continue
             count = max(1, round((t1 - t0) / period_ns))

@@ -33,7 +33,8 @@ def list_runs(store: Path | None = None) -> list[dict[str, Any]]:
             meta = {"id": path.name, "load_error": str(error)}
         meta["path"] = str(path)
         rows.append(meta)
-    return sorted(rows, key=lambda m: str(m.get("created", "")))
+    # `created` has one-second resolution; the clock anchor orders runs started within the same second.
+    return sorted(rows, key=lambda m: (str(m.get("created", "")), float(m.get("origin_wall_s") or 0.0)))
 
 
 def resolve_run(id_or_path: str | os.PathLike[str], store: Path | None = None) -> Path:
