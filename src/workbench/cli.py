@@ -106,9 +106,7 @@ def cmd_profile(namespace: argparse.Namespace) -> int:
     script = str(Path(namespace.script).resolve())
     session = ProfileSession(options, cell_source=Path(script).read_text(), anchor_files=frozenset({script}))
     session.start()
-    for notice in session.notices:
-        print(f"workbench: {notice}", file=sys.stderr)
-    session.notices.clear()
+    session.print_notices()
     sys.argv = [script, *namespace.args]
     error: BaseException | None = None
     try:
@@ -118,8 +116,7 @@ def cmd_profile(namespace: argparse.Namespace) -> int:
         raise
     finally:
         run = session.stop(error)
-        for notice in session.notices:
-            print(f"workbench: {notice}", file=sys.stderr)
+        session.print_notices()
         if not options.quiet:
             print(summary_text(run), file=sys.stderr)
     return 0

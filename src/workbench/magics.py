@@ -66,7 +66,7 @@ class CellProfiler:
                 file=sys.stderr,
             )
             return
-        _print_notices(session)
+        session.print_notices()
         self.session = session
 
     def post_run_cell(self, result: Any) -> None:
@@ -84,7 +84,7 @@ class CellProfiler:
         self.session = None
         run = session.stop(error)
         show_run(run, session.options)
-        _print_notices(session)
+        session.print_notices()
         return run
 
 
@@ -100,12 +100,6 @@ def _show_magic_line_in_tracebacks(cell_file: str, magic_line: str) -> None:
 
 def _is_magic_line(line: str) -> bool:
     return line == MAGIC or line.startswith((MAGIC + " ", MAGIC + "\t"))
-
-
-def _print_notices(session: ProfileSession) -> None:
-    for notice in session.notices:
-        print(f"workbench: {notice}", file=sys.stderr)
-    session.notices.clear()
 
 
 def show_run(run: Run, options: ProfileOptions) -> None:
@@ -135,7 +129,7 @@ class FmprofileMagics(Magics):
             raise UsageError(f"%%fmprofile: {error}") from None
         session = ProfileSession(options, cell_source=cell, main_thread_id=threading.get_ident())
         session.start()
-        _print_notices(session)
+        session.print_notices()
         result = None
         try:
             result = self.profiler.shell.run_cell(cell, store_history=False)

@@ -46,9 +46,7 @@ class profile:
         caller = sys._getframe(1).f_code.co_filename
         self._session = ProfileSession(self.options, anchor_files=frozenset({caller}))
         run = self._session.start()
-        for notice in self._session.notices:
-            print(f"workbench: {notice}", file=sys.stderr)
-        self._session.notices.clear()
+        self._session.print_notices()
         return run
 
     def __exit__(
@@ -56,5 +54,4 @@ class profile:
     ) -> None:
         assert self._session is not None
         self._session.stop(error=exc)
-        for notice in self._session.notices:
-            print(f"workbench: {notice}", file=sys.stderr)
+        self._session.print_notices()

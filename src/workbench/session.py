@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -127,6 +128,12 @@ class ProfileSession:
                     self._skip("tokens:transformers", f"could not patch generate() ({error})")
         else:
             self.statuses.append(CollectorStatus("tokens", False, "disabled with --no-tokens"))
+
+    def print_notices(self) -> None:
+        """Print each pending one-line notice to stderr once."""
+        for notice in self.notices:
+            print(f"workbench: {notice}", file=sys.stderr)
+        self.notices.clear()
 
     def _skip(self, name: str, reason: str) -> None:
         self.statuses.append(CollectorStatus(name, False, reason))
