@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first and pinned: an unpinned resolve pulls a CUDA build with several GB of packages.
 	$(PIP) install -c constraints.txt torch==2.13.0
-	$(PIP) install -c constraints.txt -e '.[torch,gpu,lab,dev]'
+	$(PIP) install -c constraints.txt -e '.[torch,gpu,serve,rag,lab,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
