@@ -29,22 +29,37 @@ class Recorder:
         # A span opened with no parent in its context (e.g. in a fresh worker thread) hangs under this one.
         self.root_span_id: int | None = None
 
-    def open_span(self, name: str, kind: str, attrs: dict[str, Any]) -> Span:
+    def open_span(
+        self,
+        name: str,
+        kind: str,
+        attrs: dict[str, Any],
+        start_ns: int | None = None,
+        parent_id: int | None = None,
+    ) -> Span:
+        """Open a span now, or at `start_ns` for one recognised after it began (an HTTP request is known
+        to be an LLM stream only once its response headers arrive); `parent_id` defaults to the
+        current span of this context."""
         thread = threading.current_thread()
         self.recording.threads.setdefault(thread.ident or 0, thread.name)
-        parent = _current_span.get()
+        parent = parent_id if parent_id is not None else self.current_parent_id()
         span = Span(
             span_id=next(self._span_ids),
             name=name,
             kind=kind,
-            start_ns=self.clock.now_ns(),
+            start_ns=self.clock.now_ns() if start_ns is None else start_ns,
             end_ns=None,
-            parent_id=parent if parent is not None else self.root_span_id,
+            parent_id=parent,
             thread_id=thread.ident or 0,
             attrs=attrs,
         )
         self.recording.add_span(span)
         return span
+
+    def current_parent_id(self) -> int | None:
+        """The span a span opened here would hang under."""
+        parent = _current_span.get()
+        return parent if parent is not None else self.root_span_id
 
     def close_span(self, span: Span) -> None:
         span.end_ns = self.clock.now_ns()

@@ -25,6 +25,8 @@ class ProfileOptions:
     idle: bool = False
     cpu: bool = True
     tokens: bool = True
+    capture_text: bool = False
+    slo: dict[str, float] | None = None
     quiet: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -43,6 +45,15 @@ def _rate(text: str) -> int:
     if not 1 <= value <= MAX_RATE_HZ:
         raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_RATE_HZ} Hz, got {value}")
     return value
+
+
+def _slo(text: str) -> dict[str, float]:
+    from workbench.analysis.slo import parse_slo
+
+    try:
+        return parse_slo(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_profile_options(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +78,22 @@ def add_profile_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-cpu", dest="cpu", action="store_false", help="do not sample the CPU")
     parser.add_argument(
-        "--no-tokens", dest="tokens", action="store_false", help="do not instrument generate() calls"
+        "--no-tokens",
+        dest="tokens",
+        action="store_false",
+        help="do not record LLM requests (transformers generate(), openai, httpx)",
+    )
+    parser.add_argument(
+        "--capture-text",
+        action="store_true",
+        help="store prompt and completion text with the requests (off by default: only counts and timings)",
+    )
+    parser.add_argument(
+        "--slo",
+        type=_slo,
+        metavar="KEY=MS,...",
+        help="service-level objectives for goodput, e.g. ttft_ms=200,tpot_ms=50,e2e_ms=2000 "
+        "(keys: ttft_ms, tpot_ms, itl_ms, e2e_ms)",
     )
     parser.add_argument("--quiet", action="store_true", help="no dashboard; the run is still saved")
 
@@ -106,5 +132,7 @@ def from_namespace(namespace: argparse.Namespace) -> ProfileOptions:
         idle=namespace.idle,
         cpu=namespace.cpu,
         tokens=namespace.tokens,
+        capture_text=namespace.capture_text,
+        slo=namespace.slo,
         quiet=namespace.quiet,
     )

@@ -22,7 +22,8 @@ from workbench.clock import RunClock
 from workbench.collectors.base import CollectorContext
 from workbench.collectors.cpu import CpuCollector
 from workbench.environment import capture_environment
-from workbench.instrument.transformers_hook import TransformersHook
+from workbench.instrument import Hook, default_hooks
+from workbench.instrument.import_watch import ImportWatcher
 from workbench.model.events import CollectorStatus, Span
 from workbench.model.recording import Recording
 from workbench.model.run import Run
@@ -61,7 +62,9 @@ class ProfileSession:
         self.statuses: list[CollectorStatus] = []
         self.run: Run | None = None
         self._cpu: CpuCollector | None = None
-        self._hooks: list[TransformersHook] = []
+        self._hooks: list[Hook] = []
+        self._hooks_lock = threading.Lock()
+        self._import_watcher: ImportWatcher | None = None
         self._context: CollectorContext | None = None
         self._recorder: Recorder | None = None
         self._root: Span | None = None
@@ -82,7 +85,7 @@ class ProfileSession:
             options={**self.options.to_dict(), "main_thread_id": self.main_thread_id},
             recording=recording,
         )
-        self._recorder = Recorder(clock, recording)
+        self._recorder = Recorder(clock, recording, capture_text=self.options.capture_text)
         activate(self._recorder)
         recording.threads[self.main_thread_id] = _thread_name(self.main_thread_id)
         self._context = CollectorContext(
@@ -115,19 +118,34 @@ class ProfileSession:
         else:
             self.statuses.append(CollectorStatus("cpu", False, "disabled with --no-cpu"))
         if self.options.tokens:
-            hook = TransformersHook()
-            available, _ = hook.is_available()
-            if available:
-                try:
-                    hook.install()
-                    self._hooks.append(hook)
-                    self.statuses.append(
-                        CollectorStatus("tokens:transformers", True, "generate() instrumented")
-                    )
-                except Exception as error:
-                    self._skip("tokens:transformers", f"could not patch generate() ({error})")
+            waiting: dict[str, Hook] = {}
+            for hook in default_hooks():
+                if hook.is_available()[0]:
+                    self._install_hook(hook)
+                else:
+                    waiting[hook.name] = hook
+            if waiting:
+                # A library first imported inside the profiled code is instrumented as it loads.
+                self._import_watcher = ImportWatcher(
+                    list(waiting), lambda name: self._install_hook(waiting[name], late=True)
+                )
+                self._import_watcher.start()
         else:
             self.statuses.append(CollectorStatus("tokens", False, "disabled with --no-tokens"))
+
+    def _install_hook(self, hook: Hook, late: bool = False) -> None:
+        with self._hooks_lock:
+            if late and self._import_watcher is None:
+                return  # imported after the profile stopped
+            try:
+                hook.install()
+            except Exception as error:
+                hook.uninstall()
+                self._skip(f"tokens:{hook.name}", f"could not instrument {hook.name} ({error})")
+                return
+            self._hooks.append(hook)
+            reason = "instrumented when imported" if late else "instrumented"
+            self.statuses.append(CollectorStatus(f"tokens:{hook.name}", True, reason))
 
     def print_notices(self) -> None:
         """Print each pending one-line notice to stderr once."""
@@ -164,12 +182,17 @@ class ProfileSession:
         return run
 
     def _stop_hooks_and_collectors(self) -> None:
-        for hook in self._hooks:
-            try:
-                hook.uninstall()
-            except Exception as error:
-                self.notices.append(f"tokens:transformers: could not restore generate() ({error})")
-        self._hooks.clear()
+        with self._hooks_lock:
+            if self._import_watcher is not None:
+                self._import_watcher.stop()
+                self._import_watcher = None
+            # Reverse order: a hook restores what it found, so the last one installed goes first.
+            for hook in reversed(self._hooks):
+                try:
+                    hook.uninstall()
+                except Exception as error:
+                    self.notices.append(f"tokens:{hook.name}: could not restore {hook.name} ({error})")
+            self._hooks.clear()
         if self._cpu is not None:
             try:
                 self.statuses.insert(0, self._cpu.stop())
