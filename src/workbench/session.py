@@ -17,6 +17,7 @@ from typing import Any
 
 from workbench.active import Recorder, activate, deactivate
 from workbench.analysis.cpu import cpu_metrics
+from workbench.analysis.critical_path import stage_metrics
 from workbench.analysis.tokens import token_metrics
 from workbench.clock import RunClock
 from workbench.collectors.base import CollectorContext
@@ -206,7 +207,8 @@ class ProfileSession:
             "wall_s": (end - context.window_start_ns) / 1e9,
             "cell_start_ms": context.window_start_ns / 1e6,
             "cell_end_ms": end / 1e6,
-            "tokens": token_metrics(run.recording),
+            "tokens": token_metrics(run.recording, slo=self.options.slo),
+            "stages": stage_metrics(run.recording),
         }
         if any(s.started and s.name.startswith("cpu") for s in run.collectors):
             samples = context.notes.get("cpu_samples")

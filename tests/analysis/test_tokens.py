@@ -166,3 +166,146 @@ def test_a_run_without_requests() -> None:
     metrics = token_metrics(Recording())
     assert (metrics["requests"], metrics["output_tokens"], metrics["output_tokens_per_s"]) == (0, 0, None)
     assert metrics["ttft_ms"] == dict.fromkeys(["mean", "std", "p50", "p90", "p95", "p99"])
+
+
+# --- send time, non-streaming requests, assumed chunk counts -------------------------------------------
+
+
+def test_ttft_and_e2e_count_from_send_ns_when_the_hook_recorded_it() -> None:
+    # The client call started at 0 but waited 20 ms for a connection; the request went out at 20 ms.
+    span = _llm(11, 0, 205, send_ns=20 * MS)
+    m = request_metrics(span, REQ1_TOKENS)
+    assert m.send_ns == 20 * MS
+    assert m.ttft_ms == pytest.approx(80.0)  # 100 - 20, not 100 - 0
+    assert m.e2e_ms == pytest.approx(180.0)
+    assert m.tpot_ms == pytest.approx((180.0 - 80.0) / (6 - 1))
+
+
+def test_a_non_streaming_request_has_e2e_only() -> None:
+    # Sent at 10 ms; the whole 40-token answer arrived with the body at 510 ms.
+    span = _llm(12, 0, 515, send_ns=10 * MS, stream=False, usage_output_tokens=40)
+    m = request_metrics(span, _chunks(12, (510, 40)))
+    assert not m.stream
+    assert m.e2e_ms == pytest.approx(500.0)
+    assert (m.ttft_ms, m.tpot_ms) == (None, None)
+    assert (m.itl_ms, m.icl_ms, m.tokens_per_chunk) == ([], [], [])
+    assert m.output_tokens == 40
+    assert not m.count_mismatch
+
+
+# Request 13: the client assumed one token per content chunk (it cannot count); chunks at 100, 110, 130 and
+# 160 ms after a send at 0. The server's usage says 10 tokens.
+ASSUMED = _llm(13, 0, 170, chunk_tokens="assumed", usage_output_tokens=10)
+ASSUMED_TOKENS = _chunks(13, (100, 1), (110, 1), (130, 1), (160, 1))
+
+
+def test_assumed_chunk_counts_are_scaled_to_the_servers_count() -> None:
+    m = request_metrics(ASSUMED, ASSUMED_TOKENS)
+    # Cumulative 1, 2, 3, 4 scaled by 10/4 is 2.5, 5, 7.5, 10; rounded half up 3, 5, 8, 10:
+    # chunks of 3, 2, 3, 2.
+    assert m.tokens_per_chunk == [3, 2, 3, 2]
+    # Gaps 10, 20, 30 ms over 2, 3, 2 tokens: 2 x 5, 3 x 20/3, 2 x 15; not the client's 10, 20, 30.
+    assert m.itl_ms == pytest.approx([5.0, 5.0, 20 / 3, 20 / 3, 20 / 3, 15.0, 15.0])
+    assert sum(m.itl_ms) == pytest.approx(60.0)  # still last - first arrival
+    assert m.icl_ms == pytest.approx([10.0, 20.0, 30.0])
+    assert (m.output_tokens, m.client_tokens, m.token_count_source) == (10, 4, "server")
+    assert m.tpot_ms == pytest.approx(60.0 / 9)
+    assert not m.count_mismatch  # the client never counted, so there is nothing to disagree with
+    assert 13 not in token_metrics(_one(ASSUMED, ASSUMED_TOKENS))["count_mismatch_requests"]
+
+
+def test_a_server_count_below_the_assumed_chunks_keeps_itl_summing_to_the_stream() -> None:
+    span = _llm(14, 0, 170, chunk_tokens="assumed", usage_output_tokens=2)
+    m = request_metrics(span, _chunks(14, (100, 1), (110, 1), (130, 1), (160, 1)))
+    # Cumulative 1..4 scaled by 2/4 is 0.5, 1, 1.5, 2, rounded half up 1, 1, 2, 2: chunks of 1, 0, 1, 0.
+    assert m.tokens_per_chunk == [1, 0, 1, 0]
+    # The one token after the first arrived somewhere between 100 and 160 ms: one sample of 60 ms.
+    assert m.itl_ms == pytest.approx([60.0])
+    assert m.tpot_ms == pytest.approx(60.0)
+
+
+def test_assumed_counts_without_a_server_count_are_labelled_assumed() -> None:
+    m = request_metrics(_llm(15, 0, 170, chunk_tokens="assumed"), ASSUMED_TOKENS)
+    assert (m.output_tokens, m.token_count_source) == (4, "assumed")
+    assert m.itl_ms == pytest.approx([10.0, 20.0, 30.0])
+
+
+def test_exact_per_chunk_counts_that_disagree_with_usage_are_a_mismatch() -> None:
+    span = _llm(16, 0, 170, chunk_tokens="usage", usage_output_tokens=9)
+    m = request_metrics(span, _chunks(16, (100, 2), (110, 3), (130, 3)))
+    assert m.count_mismatch  # 8 counted from the server's cumulative usage, 9 in the final usage
+    assert m.itl_ms == pytest.approx([10 / 3] * 3 + [20 / 3] * 3)  # the real per-chunk counts are kept
+
+
+def _one(span: Span, tokens: list[TokenEvent]) -> Recording:
+    rec = Recording()
+    rec.add_span(span)
+    for event in tokens:
+        rec.add_token(event)
+    return rec
+
+
+# --- run-level additions: ICL, tokens per chunk, per model, goodput, rows -------------------------------
+
+
+def test_run_level_icl_and_tokens_per_chunk_exclude_the_failed_request() -> None:
+    metrics = token_metrics(_recording())
+    # ICL: request 1 gaps 30, 60, 10; request 2 has one chunk; request 3 gaps 20, 40.
+    _check_summary(metrics["icl_ms"], [30.0, 60.0, 10.0, 20.0, 40.0])
+    # Chunks: 1, 1, 3, 1 (request 1), 1 (request 2), 2, 2, 2 (request 3); the failed request's 5 is out.
+    _check_summary(metrics["tokens_per_chunk"], [1, 1, 3, 1, 1, 2, 2, 2])
+
+
+def test_per_model_metrics_have_the_overall_keys() -> None:
+    metrics = token_metrics(_recording())
+    per_model = metrics["per_model"]
+    assert set(per_model) == {"gpt2", "(unknown)"}  # only request 1 names a model
+    overall_keys = set(metrics) - {"per_request", "per_model", "token_count_source"}
+    assert all(set(group) == overall_keys for group in per_model.values())
+    gpt2 = per_model["gpt2"]
+    assert (gpt2["requests"], gpt2["output_tokens"]) == (1, 6)
+    assert gpt2["ttft_ms"]["mean"] == pytest.approx(100.0)
+    assert gpt2["output_tokens_per_s"] == pytest.approx(6 / 0.200)  # its own window: 0 to 200 ms
+    unknown = per_model["(unknown)"]
+    assert (unknown["requests"], unknown["failed_requests"], unknown["output_tokens"]) == (3, 1, 13)
+    # Requests 2 and 3: sends at 50 and 100 ms, last arrival at 210 ms.
+    assert unknown["request_throughput_per_s"] == pytest.approx(2 / 0.160)
+    assert unknown["count_mismatch_requests"] == [3]
+
+
+def test_goodput_is_added_overall_and_per_model_when_an_slo_is_given() -> None:
+    assert "goodput" not in token_metrics(_recording())
+    metrics = token_metrics(_recording(), slo={"ttft_ms": 60.0})
+    # TTFTs 100 (misses), 30 and 50 (meet); request 4 failed: 2 of 4 met, over the 210 ms window.
+    good = metrics["goodput"]
+    assert (good["requests"], good["met"], good["failed"]) == (4, 2, 1)
+    assert good["share"] == pytest.approx(0.5)
+    assert good["per_s"] == pytest.approx(2 / 0.210)
+    assert good["violations"] == {"ttft_ms": 1}
+    assert metrics["per_model"]["gpt2"]["goodput"]["met"] == 0
+    assert metrics["per_model"]["(unknown)"]["goodput"]["met"] == 2
+
+
+def test_request_rows_carry_the_breakdown_and_dependencies() -> None:
+    rec = _recording()
+    rec.add_span(_llm(20, 300, 420, send_ns=305 * MS, headers_ns=330 * MS, depends_on=[1]))
+    rec.add_token(TokenEvent(20, 350 * MS, 1))
+    rec.add_token(TokenEvent(20, 410 * MS, 1))
+    rows = {row["request_id"]: row for row in token_metrics(rec)["per_request"]}
+    row = rows[20]
+    assert row["depends_on"] == [1]
+    # queue 305 - 300, connect 0 (reused), headers 330 - 305, first token 350 - 330, decode 410 - 350,
+    # tail 420 - 410; no parse time recorded.
+    expected = {"queue_ms": 5.0, "connect_ms": 0.0, "headers_ms": 25.0, "first_token_ms": 20.0}
+    expected |= {"decode_ms": 60.0, "tail_ms": 10.0, "parse_ms": None}
+    assert {key: row[key] for key in expected} == pytest.approx(expected)
+    assert rows[3]["count_mismatch"] is True and rows[1]["count_mismatch"] is False
+    assert rows[1]["depends_on"] == []
+
+
+def test_run_level_concurrency_counts_every_request() -> None:
+    concurrency = token_metrics(_recording())["concurrency"]
+    # Spans 0-205, 50-81, 100-211 and the failed 20-400 ms: three at once at most (e.g. 50-81 ms); the
+    # time-weighted mean is the summed durations 205 + 31 + 111 + 380 = 727 over the 400 ms window.
+    assert concurrency["max_in_flight"] == 3
+    assert concurrency["mean_in_flight"] == pytest.approx(727 / 400)
