@@ -11,6 +11,7 @@ from pathlib import Path
 
 from workbench.model.run import Run
 from workbench.options import add_profile_options, from_namespace, profile_parser
+from workbench.serve.arguments import add_serve_options, config_from_namespace
 from workbench.store import CorruptRunError, list_runs, load_run, resolve_run
 
 EXPORT_FORMATS = {"perfetto": "trace.json", "speedscope": "cpu.speedscope.json", "html": "report.html"}
@@ -44,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_profile_options(record)
     record.add_argument("script", help="the Python script to run")
     record.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
+    serve = commands.add_parser(
+        "serve", help="run a local OpenAI-compatible streaming server in the foreground (demos, tests)"
+    )
+    add_serve_options(serve)
+    serve.set_defaults(serve_parser=serve)
     return parser
 
 
@@ -122,6 +128,17 @@ def cmd_profile(namespace: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(namespace: argparse.Namespace) -> int:
+    try:
+        config = config_from_namespace(namespace)
+    except ValueError as error:
+        namespace.serve_parser.error(str(error))
+    from workbench.serve.runner import serve
+
+    serve(config)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     namespace = parser.parse_args(argv)
@@ -135,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_show(namespace.run, store)
         if namespace.command == "export":
             return cmd_export(namespace.run, namespace.format, namespace.output, store)
+        if namespace.command == "serve":
+            return cmd_serve(namespace)
         return cmd_profile(namespace)
     except (CorruptRunError, LookupError, OSError) as error:
         print(f"workbench: error: {error}", file=sys.stderr)

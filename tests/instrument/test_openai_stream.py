@@ -15,9 +15,7 @@ from workbench.instrument.openai_stream import (
 
 
 def _sse(*payloads: object) -> bytes:
-    return b"".join(
-        f"data: {p if isinstance(p, str) else json.dumps(p)}\n\n".encode() for p in payloads
-    )
+    return b"".join(f"data: {p if isinstance(p, str) else json.dumps(p)}\n\n".encode() for p in payloads)
 
 
 def _chat_chunk(content: str | None = None, **extra: object) -> dict[str, object]:
@@ -36,7 +34,7 @@ def test_events_survive_any_split_of_the_byte_stream(split: int) -> None:
 
 def test_comments_event_names_and_multiline_data_follow_the_sse_spec() -> None:
     decoder = SseDecoder()
-    events = decoder.feed(b": keep-alive\n\nevent: message\ndata: {\"a\":\ndata: 1}\nid: 3\n\n")
+    events = decoder.feed(b': keep-alive\n\nevent: message\ndata: {"a":\ndata: 1}\nid: 3\n\n')
     assert events == ['{"a":\n1}']
 
 
@@ -91,7 +89,11 @@ def test_non_streamed_bodies() -> None:
     }
     info = read_json_body(json.dumps(chat).encode())
     assert (info.text, info.completion_tokens, info.finish_reason) == ("hello there", 2, "stop")
-    response = {"object": "response", "output": [{"content": [{"text": "yo"}]}], "usage": {"output_tokens": 1}}
+    response = {
+        "object": "response",
+        "output": [{"content": [{"text": "yo"}]}],
+        "usage": {"output_tokens": 1},
+    }
     assert read_json_body(json.dumps(response).encode()).text == "yo"
 
 
