@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench.analysis.cpu import cpu_metrics
+from workbench.analysis.critical_path import stage_metrics
 from workbench.analysis.tokens import token_metrics
 from workbench.model import CollectorStatus, Frame, Recording, Run, Span, StackSample, TokenEvent
 
@@ -140,5 +141,121 @@ def realistic_run() -> Run:
     ]
     run = bare_run(rec, 1200.0, name="rag-v2", collectors=collectors)
     run.metrics = {"cpu": cpu_metrics(rec, None, 200.0), "tokens": token_metrics(rec)}
+    run.path = Path("/tmp/.fmprofile/runs") / run.id
+    return run
+
+
+# An SLO that requests 4 and 5 meet: 3 and 7 start too slowly, 7 and 8 decode too slowly, 6 failed.
+HTTP_SLO = {"ttft_ms": 60.0, "tpot_ms": 15.0}
+
+
+def _request(
+    rec: Recording,
+    span_id: int,
+    name: str,
+    start_ms: float,
+    end_ms: float,
+    model: str,
+    tokens: list[tuple[float, int]],
+    **wire_ms: float,
+) -> None:
+    """An llm span under the cell; `wire_ms` are the HTTP hook's timestamps in ms (send, headers, ...)."""
+    attrs: dict[str, object] = {"model": model}
+    for key, value in wire_ms.items():
+        attrs[key] = int(value * MS) if key.endswith("_ns") else value
+    rec.add_span(Span(span_id, name, "llm", int(start_ms * MS), int(end_ms * MS), parent_id=1, attrs=attrs))
+    for t_ms, n in tokens:
+        rec.add_token(TokenEvent(span_id, int(t_ms * MS), n))
+
+
+def http_recording() -> Recording:
+    """A cell making LLM requests over HTTP: every wire timestamp, a reused connection, two concurrent
+    requests, a failed one, a manual request with no wire timings, two models, a count mismatch.
+
+    Expected values are worked out in tests/render/test_request_view.py.
+    """
+    rec = Recording(threads={MAIN_THREAD: "MainThread"})
+    rec.add_span(Span(1, "agent cell", "cell", 0, 1000 * MS))
+    rec.add_span(Span(2, "retrieve", "retrieval", 10 * MS, 100 * MS, parent_id=1))
+    _request(
+        rec,
+        3,
+        "plan",
+        100,
+        240,
+        "model-a",
+        [(200, 1), (210, 1), (220, 1), (230, 1)],
+        connect_start_ns=102,
+        connect_end_ns=110,
+        send_ns=110,
+        headers_ns=150,
+        parse_ns=5,
+        usage_output_tokens=4,
+        stream=True,
+    )
+    # 4 and 5 run concurrently; 4 reuses a pooled connection (no connect timestamps).
+    _request(
+        rec,
+        4,
+        "answer a",
+        250,
+        345,
+        "model-a",
+        [(300 + 10 * i, 1) for i in range(5)],
+        send_ns=251,
+        headers_ns=280,
+        usage_output_tokens=5,
+    )
+    _request(
+        rec,
+        5,
+        "answer b",
+        250,
+        370,
+        "model-b",
+        [(320, 2), (340, 2), (360, 2)],
+        connect_start_ns=255,
+        connect_end_ns=265,
+        send_ns=265,
+        headers_ns=300,
+        usage_output_tokens=6,
+    )
+    _request(
+        rec,
+        6,
+        "answer c",
+        260,
+        400,
+        "model-b",
+        [],
+        send_ns=262,
+        error="ReadTimeout: timed out",
+    )
+    # The server reports 4 tokens where the client counted 3.
+    _request(
+        rec,
+        7,
+        "summarize",
+        420,
+        600,
+        "model-a",
+        [(500, 1), (550, 1), (590, 1)],
+        send_ns=425,
+        headers_ns=450,
+        usage_output_tokens=4,
+        depends_on=[3],
+    )
+    rec.add_span(Span(9, "postprocess", "parse", 610 * MS, 700 * MS, parent_id=1))
+    # A manual wb.llm_request: no wire timings, its send is its span's start.
+    _request(rec, 8, "local generate", 710, 800, "model-b", [(730, 1), (750, 1), (770, 1)])
+    return rec
+
+
+def http_run(with_metrics: bool = True) -> Run:
+    rec = http_recording()
+    run = bare_run(rec, 1000.0, name="agent-http", collectors=[CollectorStatus("spans", True)])
+    run.options["slo"] = dict(HTTP_SLO)
+    if with_metrics:
+        run.metrics = {"tokens": token_metrics(rec, slo=HTTP_SLO), "stages": stage_metrics(rec)}
     run.path = Path("/tmp/.fmprofile/runs") / run.id
     return run

@@ -12,12 +12,18 @@ from playwright.sync_api import Page
 from tests.browser import open_offline_page, pixel_variance, wait_for_bokeh
 from workbench.model import Frame, Recording, StackSample
 from workbench.render import notebook_bundle, report_html
+from workbench.render.breakdown_view import BreakdownView
+from workbench.render.request_view import WaterfallView
+from workbench.render.stage_view import StageView
 
-from .synthetic import MS, bare_run, realistic_run
+from .synthetic import MS, bare_run, http_run, realistic_run
 
 pytestmark = pytest.mark.browser
 
-PLOT_NAMES = ["flame", "timeline", "token_rate", "request_ttft_ms", "request_tpot_ms"]
+REQUEST_PLOTS = ["requests_in_flight", "request_waterfall", "request_breakdown"]
+PLOT_NAMES = ["flame", "timeline", "token_rate", "request_ttft_ms", "request_tpot_ms", *REQUEST_PLOTS]
+# The HTTP run has no CPU samples: no flame graph, a notice in its place.
+HTTP_PLOT_NAMES = [name for name in PLOT_NAMES if name != "flame"]
 
 # Canvases live in Bokeh's shadow DOM, out of reach of querySelectorAll on the document.
 PLOTS_JS = """
@@ -215,5 +221,126 @@ def test_notebook_bundle_renders_in_its_iframe_offline(tmp_path: Path, chromium_
     assert len(plots) == len(PLOT_NAMES) and all(p["canvases"] > 0 for p in plots)
     assert "rag-v2: 1.200 s wall" in outside
     # The iframe is tall enough for the whole dashboard, with little left over.
+    assert content_px <= iframe_px
+    assert iframe_px - content_px < 200
+
+
+# Rows each named data source holds in the page, and the drawn height of the table panels.
+PANELS_JS = """
+() => {
+  const doc = Bokeh.documents[0];
+  const rows = (name) => {
+    const m = doc.get_model_by_name(name);
+    return m ? m.data[Object.keys(m.data)[0]].length : null;
+  };
+  const height = (name) => {
+    const m = doc.get_model_by_name(name);
+    const view = m && Bokeh.index.find_one(m);
+    return view ? view.el.getBoundingClientRect().height : 0;
+  };
+  const names = ['waterfall_requests', 'waterfall_segments', 'waterfall_failed', 'waterfall_markers',
+                 'timeline_critical_path', 'in_flight_series', 'breakdown_parse', 'breakdown_decode'];
+  return {rows: Object.fromEntries(names.map(n => [n, rows(n)])),
+          heights: {stage_table: height('stage_table'), model_table: height('model_table')}};
+}
+"""
+
+# Viewport coordinates of the centre of request `id`'s first waterfall segment.
+SEGMENT_CENTRE_JS = """
+(id) => {
+  const doc = Bokeh.documents[0];
+  const f = doc.get_model_by_name('request_waterfall');
+  const d = doc.get_model_by_name('waterfall_segments').data;
+  const i = Array.from(d.request_id).indexOf(id);
+  const view = Bokeh.index.find_one(f);
+  const box = view.el.getBoundingClientRect();
+  const x = (d.start_ms[i] + d.end_ms[i]) / 2, y = (d.top[i] + d.bottom[i]) / 2;
+  return {x: box.left + view.frame.x_scale.compute(x), y: box.top + view.frame.y_scale.compute(y)};
+}
+"""
+
+
+def test_http_report_renders_the_request_and_stage_panels_offline(
+    tmp_path: Path, chromium_executable: str
+) -> None:
+    run = http_run()
+    path = _write(tmp_path, report_html(run))
+    with open_offline_page(path, chromium_executable) as (page, blocked, errors):
+        wait_for_bokeh(page)
+        page.wait_for_timeout(300)
+        plots = page.evaluate(PLOTS_JS)
+        panels = page.evaluate(PANELS_JS)
+        model_table = page.get_by_text("LLM requests per model").count()
+        estimate = page.get_by_text("estimated: 140.0 ms could be saved if 3 independent").count()
+        shot = tmp_path / "http.png"
+        page.screenshot(path=str(shot), full_page=True)
+    assert blocked == [] and errors == []
+    assert sorted(p["name"] for p in plots) == sorted(HTTP_PLOT_NAMES)
+    assert all(p["canvases"] > 0 for p in plots), plots
+    waterfall = WaterfallView.from_run(run)
+    assert panels["rows"] == {
+        "waterfall_requests": 6,
+        "waterfall_segments": len(waterfall.segments),
+        "waterfall_failed": 1,
+        "waterfall_markers": len(waterfall.markers),
+        "timeline_critical_path": len(StageView.from_run(run).segments),
+        "in_flight_series": 13,
+        "breakdown_parse": 1,
+        "breakdown_decode": len(BreakdownView.from_run(run).bar_columns("decode")["label"]),
+    }
+    assert panels["heights"]["stage_table"] > 100 and panels["heights"]["model_table"] > 80
+    assert model_table == 1
+    assert estimate == 2  # in the stage table, and in the plain-text summary below the dashboard
+    assert pixel_variance(shot.read_bytes()) > 100.0
+
+
+def test_waterfall_and_requests_in_flight_zoom_with_the_timeline(
+    tmp_path: Path, chromium_executable: str
+) -> None:
+    path = _write(tmp_path, report_html(http_run()))
+    with open_offline_page(path, chromium_executable) as (page, _, errors):
+        wait_for_bokeh(page)
+        ranges = page.evaluate(
+            "() => { const doc = Bokeh.documents[0];"
+            " doc.get_model_by_name('timeline').x_range.setv({start: 200, end: 450});"
+            " return ['request_waterfall', 'requests_in_flight'].map(n => {"
+            " const r = doc.get_model_by_name(n).x_range; return [r.start, r.end]; }); }"
+        )
+    assert ranges == [[200, 450], [200, 450]]
+    assert errors == []
+
+
+def test_hovering_a_failed_request_shows_its_error(tmp_path: Path, chromium_executable: str) -> None:
+    path = _write(tmp_path, report_html(http_run()))
+    with open_offline_page(path, chromium_executable) as (page, _, errors):
+        wait_for_bokeh(page)
+        page.wait_for_timeout(300)
+        before = page.get_by_text("ReadTimeout: timed out").count()
+        centre = page.evaluate(SEGMENT_CENTRE_JS, 6)
+        page.evaluate("(y) => window.scrollBy(0, y - 400)", centre["y"])
+        centre = page.evaluate(SEGMENT_CENTRE_JS, 6)
+        page.mouse.move(centre["x"], centre["y"])
+        page.get_by_text("ReadTimeout: timed out").first.wait_for(timeout=5000)
+        status = page.get_by_text("status failed").count()
+    assert before == 0
+    assert status >= 1
+    assert errors == []
+
+
+def test_http_run_notebook_bundle_fits_its_iframe(tmp_path: Path, chromium_executable: str) -> None:
+    bundle = notebook_bundle(http_run())
+    page_html = f"<!DOCTYPE html><html><body><h1>notebook</h1>{bundle['text/html']}</body></html>"
+    path = _write(tmp_path, page_html, "notebook.html")
+    with open_offline_page(path, chromium_executable) as (page, blocked, errors):
+        frame = _bokeh_frame(page)
+        frame.wait_for_function(
+            "() => window.Bokeh !== undefined && Bokeh.index.roots.length > 0", timeout=20_000
+        )
+        page.wait_for_timeout(300)
+        plots = frame.evaluate(PLOTS_JS)
+        content_px = frame.evaluate("() => document.documentElement.scrollHeight")
+        iframe_px = page.evaluate("() => document.querySelector('iframe').getBoundingClientRect().height")
+    assert blocked == [] and errors == []
+    assert sorted(p["name"] for p in plots) == sorted(HTTP_PLOT_NAMES)
     assert content_px <= iframe_px
     assert iframe_px - content_px < 200

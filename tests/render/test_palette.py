@@ -1,6 +1,14 @@
 from __future__ import annotations
 
-from workbench.render.palette import NEUTRAL, package_color, package_of, span_kind_color
+from workbench.render.palette import (
+    NEUTRAL,
+    PHASE_COLORS,
+    PHASE_TITLES,
+    package_color,
+    package_of,
+    phase_color,
+    span_kind_color,
+)
 
 
 def test_package_of_installed_and_local_files() -> None:
@@ -15,3 +23,10 @@ def test_colours_are_stable_and_synthetic_frames_are_neutral() -> None:
     assert package_color("") == NEUTRAL
     assert span_kind_color("llm") != span_kind_color("retrieval")
     assert span_kind_color("gpu_kernel") == span_kind_color("gpu_kernel")
+
+
+def test_every_request_phase_has_its_own_colour_and_title() -> None:
+    assert set(PHASE_COLORS) == set(PHASE_TITLES)
+    assert len(set(PHASE_COLORS.values())) == len(PHASE_COLORS)
+    assert phase_color("decode") == PHASE_COLORS["decode"]
+    assert phase_color("unknown phase") == NEUTRAL

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from workbench.model import CollectorStatus, Recording, StackSample
 from workbench.render import summary_line, summary_text
+from workbench.render.header import LINE_PX, HeaderRenderer
 
-from .synthetic import MS, bare_run, frame, realistic_run
+from .synthetic import MS, bare_run, frame, http_run, realistic_run
 
 
 def test_full_run_summary_has_the_headline_numbers() -> None:
@@ -73,3 +74,40 @@ def test_one_line_summary_is_one_line_with_the_key_numbers() -> None:
     assert "\n" not in line
     assert line.startswith("rag-v2: 1.200 s wall")
     assert "2 collector(s) skipped" in line
+
+
+def test_requests_goodput_breakdown_and_critical_path_in_the_text() -> None:
+    text = summary_text(http_run())
+    assert "  requests     6 (1 failed) · 2 models · max 3 in flight" in text
+    assert "  SLO          goodput 2/6 (33%) meet ttft_ms≤60, tpot_ms≤15; 3.0 req/s" in text
+    assert "  breakdown    mean queue 3.2 ms, connect 4.5 ms, headers 32.2 ms, first token 35.0 ms" in text
+    assert "  critical     path 1,000.0 ms: llm 550.0 ms (55%), cell 270.0 ms (27%), parse 90.0 ms" in text
+    assert "  parallel     estimated: 140.0 ms could be saved if 3 independent sequential LLM calls" in text
+    # Wrapped under the value column, so the report's height is known from the line count.
+    assert all(len(line) <= 100 for line in text.splitlines() if not line.startswith("  run "))
+
+
+def test_goodput_in_the_one_line_summary() -> None:
+    line = summary_line(http_run())
+    assert "goodput 2/6 (33%)" in line and "\n" not in line
+
+
+def test_no_slo_no_goodput_and_no_stage_lines_without_a_cell_root() -> None:
+    text = summary_text(realistic_run())
+    assert "goodput" not in text and "SLO" not in text
+    assert "critical" not in text and "parallel" not in text
+    assert "  requests     2 (0 failed) · max 1 in flight" in text
+
+
+def test_a_run_saved_without_the_new_metrics_gets_the_same_text() -> None:
+    assert summary_text(http_run(with_metrics=False)) == summary_text(http_run())
+
+
+def test_header_shows_goodput_on_a_line_of_its_own() -> None:
+    with_slo = HeaderRenderer().render(http_run())
+    assert "goodput 2/6 (33%) meet ttft_ms≤60, tpot_ms≤15; 3.0 req/s" in with_slo.text
+    without = http_run()
+    without.metrics["tokens"].pop("goodput")
+    plain = HeaderRenderer().render(without)
+    assert "goodput" not in plain.text
+    assert with_slo.height == plain.height + LINE_PX

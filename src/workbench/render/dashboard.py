@@ -1,6 +1,8 @@
-"""The whole dashboard: header, flame graph, timeline and token panel in one column.
+"""The whole dashboard: header, flame graph, timeline, stages, tokens and LLM requests in one column.
 
-The timeline and the tokens/s chart share one x range on the run clock, so zooming one zooms the other.
+Every chart on the run clock (timeline, tokens/s, requests in flight, request waterfall) shares one x range,
+so zooming one zooms the others. Panels about LLM requests appear only when the run made some, the stage
+table only when the cell's root span has spans under it.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from typing import Any
 from bokeh.layouts import column
 
 from workbench.model.run import Run
+from workbench.render.breakdown_plot import BreakdownRenderer
 from workbench.render.flame_plot import FlameRenderer
 from workbench.render.header import HeaderRenderer
+from workbench.render.tables import ModelTableRenderer, StageTableRenderer
 from workbench.render.timeline_plot import TimelineRenderer, run_clock_range
 from workbench.render.timeline_view import TimelineView
 from workbench.render.token_plot import RequestLatencyRenderer, TokenRateRenderer
+from workbench.render.waterfall_plot import InFlightRenderer, WaterfallRenderer
 
 # Space Bokeh puts around each child of a column, counted when sizing the notebook's iframe.
 SPACING_PX = 10
@@ -31,13 +36,20 @@ class Dashboard:
 class DashboardRenderer:
     def render(self, run: Run) -> Dashboard:
         x_range = run_clock_range(TimelineView.from_run(run).duration_ms)
-        parts = [
+        drawn = [
             HeaderRenderer().render(run),
             FlameRenderer().render(run),
             TimelineRenderer(x_range).render(run),
+            StageTableRenderer().render(run),
             TokenRateRenderer(x_range).render(run),
+            InFlightRenderer(x_range).render(run),
+            WaterfallRenderer(x_range).render(run),
+            BreakdownRenderer().render(run),
             RequestLatencyRenderer().render(run),
+            ModelTableRenderer().render(run),
         ]
+        # A renderer with nothing to show for this run returns None and takes no room.
+        parts = [part for part in drawn if part is not None]
         layout = column(*parts, sizing_mode="stretch_width", spacing=SPACING_PX, name="dashboard")
         height = sum(_height(p) for p in parts) + SPACING_PX * (len(parts) - 1) + PAGE_MARGIN_PX
         return Dashboard(layout=layout, height_px=height)
@@ -45,6 +57,17 @@ class DashboardRenderer:
 
 def _height(part: Any) -> int:
     if getattr(part, "height", None):
-        return int(part.height)
+        return int(part.height) + _vertical_margin(part)
     # A row is as tall as its tallest child.
     return max((_height(child) for child in getattr(part, "children", [])), default=0)
+
+
+def _vertical_margin(part: Any) -> int:
+    """Top plus bottom margin: Bokeh gives widgets such as a Div one (5 px each side), plots none."""
+    margin = getattr(part, "margin", None)
+    if margin is None:
+        return 0
+    if isinstance(margin, int):
+        return 2 * margin
+    # (vertical, horizontal) or (top, right, bottom, left)
+    return 2 * int(margin[0]) if len(margin) == 2 else int(margin[0]) + int(margin[2])

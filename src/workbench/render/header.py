@@ -1,4 +1,4 @@
-"""The dashboard's header: the run's name, its one-line summary, and which collectors were skipped and why."""
+"""The dashboard's header: the run's name, its summary line, goodput against the SLO, skipped collectors."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from workbench.render.summary import SummaryView
 
 BASE_PX = 64
 LINE_PX = 18
+BASE_LINES = 3  # title, summary line, latency: what BASE_PX holds
 STYLE = "font: 13px/1.4 sans-serif; color: #222"
 
 
@@ -25,6 +26,9 @@ class HeaderRenderer:
             f"<span style='color: #555'>{_e(summary.latency_phrase())}"
             f" · collectors {_e(summary.collectors_phrase())}</span>",
         ]
+        goodput = summary.goodput_phrase()
+        if goodput:
+            lines.append(f"<b style='color: #225'>{_e(goodput)}</b>")
         lines += [
             f"<span style='color: #a33'>skipped {_e(name)}: {_e(reason)}</span>"
             for name, reason in summary.skipped
@@ -32,7 +36,7 @@ class HeaderRenderer:
         body = "<br>".join(lines)
         return Div(
             text=f'<div style="{STYLE}">{body}</div>',
-            height=BASE_PX + LINE_PX * len(summary.skipped),
+            height=BASE_PX + LINE_PX * (len(lines) - BASE_LINES),
             sizing_mode="stretch_width",
             name="summary_header",
         )

@@ -38,3 +38,18 @@ def attach_label_fitting(fig: Any, bars: ColumnDataSource, labels: ColumnDataSou
     fig.x_range.js_on_change("end", fit)
     fig.js_on_change("inner_width", fit)
     bars.js_on_change("data", fit)
+
+
+def place_legend_above(fig: Any, ncols: int | None = None) -> None:
+    """Above the plot rather than inside it, where it would hide data; `ncols` items a row, else one row."""
+    if not fig.legend:
+        return
+    legend = fig.legend[0]
+    fig.center = [item for item in fig.center if item is not legend]
+    legend.orientation = "horizontal"
+    if ncols is not None:
+        legend.ncols = ncols
+    legend.label_text_font_size = "11px"
+    legend.padding = 2
+    legend.margin = 0
+    fig.add_layout(legend, "above")

@@ -61,3 +61,33 @@ def package_color(package: str) -> str:
 def span_kind_color(kind: str) -> str:
     known = SPAN_KIND_COLORS.get(kind)
     return known if known is not None else OTHER_KINDS_PALETTE[stable_index(kind, len(OTHER_KINDS_PALETTE))]
+
+
+# Phases of one LLM request, in time order (see analysis/breakdown.py); the same colours in the request
+# waterfall and the communication breakdown. Waiting phases are cool, work on the answer warm.
+PHASE_COLORS = {
+    "queue": "#bdbdbd",
+    "connect": "#9e9ac8",
+    "headers": "#6baed6",
+    "first_token": "#fdae6b",
+    "decode": "#41ab5d",
+    "tail": "#d9d9d9",
+    "parse": "#e7298a",
+}
+PHASE_TITLES = {
+    "queue": "queued in client",
+    "connect": "connecting",
+    "headers": "waiting for headers",
+    "first_token": "waiting for first token",
+    "decode": "decode (streaming)",
+    "tail": "after last token",
+    "parse": "SDK parsing (during decode)",
+}
+FAILED_COLOR = "#cb181d"
+FAILED_FILL = "#fcbba1"
+REQUEST_FILL = "#f0f0f0"
+CRITICAL_OUTLINE = "#111111"
+
+
+def phase_color(phase: str) -> str:
+    return PHASE_COLORS.get(phase, NEUTRAL)

@@ -6,15 +6,30 @@ summary says so, or derives the numbers from the recording, instead of failing.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
 from workbench.analysis.cpu import top_functions
-from workbench.analysis.tokens import token_metrics
 from workbench.model.run import Run
+from workbench.render.model_view import goodput_phrase
+from workbench.render.run_metrics import token_metrics_of
+from workbench.render.stage_view import StageView
 
 TOP_N = 5
+# Long lines are wrapped here, under their value's column, so the report's height stays computable.
+WRAP_WIDTH = 100
+VALUE_COLUMN = 15
 NO_REQUESTS = "no LLM requests recorded"
+BREAKDOWN_NAMES = {
+    "queue_ms": "queue",
+    "connect_ms": "connect",
+    "headers_ms": "headers",
+    "first_token_ms": "first token",
+    "decode_ms": "decode",
+    "tail_ms": "tail",
+    "parse_ms": "parse (during decode)",
+}
 
 
 @dataclass(frozen=True)
@@ -29,6 +44,7 @@ class SummaryView:
     skipped: list[tuple[str, str]]
     error: str | None
     dropped: dict[str, int]
+    stages: StageView
 
     @classmethod
     def from_run(cls, run: Run) -> SummaryView:
@@ -38,15 +54,21 @@ class SummaryView:
             path=str(run.path) if run.path is not None else "(not saved)",
             wall_s=run.wall_s,
             cpu=_cpu_metrics(run),
-            tokens=_token_metrics(run),
+            tokens=token_metrics_of(run),
             ran=[c.name + (f" ({c.reason})" if c.reason else "") for c in run.collectors if c.started],
             skipped=[(c.name, c.reason or "no reason given") for c in run.collectors if not c.started],
             error=run.error,
             dropped=dict(run.recording.dropped),
+            stages=StageView.from_run(run),
         )
 
     def line(self) -> str:
         parts = [f"{self.name}: {self.wall_s:.3f} s wall", self.cpu_phrase(), self.token_phrase()]
+        good = (self.tokens or {}).get("goodput")
+        if good and good.get("requests"):
+            share = good.get("share")
+            percent = f" ({share:.0%})" if share is not None else ""
+            parts.append(f"goodput {good.get('met', 0)}/{good['requests']}{percent}")
         if self.skipped:
             parts.append(f"{len(self.skipped)} collector(s) skipped")
         if self.error:
@@ -60,8 +82,9 @@ class SummaryView:
             f"  CPU          {self.cpu_phrase()}",
             f"  tokens       {self.token_phrase()}",
             f"  latency      {self.latency_phrase()}",
-            f"  collectors   {self.collectors_phrase()}",
         ]
+        lines += self.request_lines() + self.stage_lines()
+        lines += [f"  collectors   {self.collectors_phrase()}"]
         lines += [f"  skipped      {name}: {reason}" for name, reason in self.skipped]
         if self.error:
             lines.append(f"  error        the cell raised {self.error}")
@@ -95,6 +118,51 @@ class SummaryView:
         tpot = self.tokens.get("tpot_ms") or {}
         return f"TTFT p50 {_ms(ttft.get('p50'))} p90 {_ms(ttft.get('p90'))}, TPOT p50 {_ms(tpot.get('p50'))}"
 
+    def goodput_phrase(self) -> str | None:
+        return goodput_phrase((self.tokens or {}).get("goodput"))
+
+    def requests_phrase(self) -> str:
+        tokens = self.tokens or {}
+        n = int(tokens.get("requests") or 0)
+        failed = int(tokens.get("failed_requests") or 0)
+        out = f"{n:,} ({failed:,} failed)"
+        models = tokens.get("per_model") or {}
+        if len(models) > 1:
+            out += f" · {len(models)} models"
+        in_flight = (tokens.get("concurrency") or {}).get("max_in_flight")
+        return out + (f" · max {in_flight} in flight" if in_flight else "")
+
+    def breakdown_phrase(self) -> str | None:
+        summary = (self.tokens or {}).get("breakdown_ms") or {}
+        parts = [
+            f"{label} {_ms(mean)}"
+            for key, label in BREAKDOWN_NAMES.items()
+            if (mean := (summary.get(key) or {}).get("mean")) is not None
+        ]
+        return ("mean " + ", ".join(parts)) if parts else None
+
+    def request_lines(self) -> list[str]:
+        if not self.tokens or not self.tokens.get("requests"):
+            return []
+        lines = [_field("requests", self.requests_phrase())]
+        goodput = self.goodput_phrase()
+        if goodput:
+            lines.append(_field("SLO", goodput))
+        breakdown = self.breakdown_phrase()
+        if breakdown:
+            lines.append(_field("breakdown", breakdown))
+        return lines
+
+    def stage_lines(self) -> list[str]:
+        if not self.stages.has_stages:
+            return []
+        path = f"path {self.stages.total_ms:,.1f} ms: {self.stages.per_kind_phrase()}"
+        lines = [_field("critical", path)]
+        parallel = self.stages.parallel_sentence()
+        if parallel:
+            lines.append(_field("parallel", parallel))
+        return lines
+
     def collectors_phrase(self) -> str:
         if not self.ran and not self.skipped:
             return "none recorded"
@@ -115,6 +183,13 @@ class SummaryView:
         return lines
 
 
+def _field(label: str, value: str) -> str:
+    """The line `  label        value`, the value wrapped to WRAP_WIDTH under its own column."""
+    head = f"  {label}".ljust(VALUE_COLUMN)
+    wrapped = textwrap.wrap(value, WRAP_WIDTH - VALUE_COLUMN) or [""]
+    return head + ("\n" + " " * VALUE_COLUMN).join(wrapped)
+
+
 def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.1f} ms"
 
@@ -128,15 +203,6 @@ def _cpu_metrics(run: Run) -> dict[str, Any] | None:
         return None
     # Samples without stored metrics (e.g. a run saved before analysis): derive what needs no rate.
     return {"samples": sum(s.count for s in samples), "top_functions": top_functions(run.recording)}
-
-
-def _token_metrics(run: Run) -> dict[str, Any] | None:
-    metrics = run.metrics.get("tokens")
-    if isinstance(metrics, dict):
-        return metrics
-    if not any(s.kind == "llm" for s in run.recording.spans):
-        return None
-    return token_metrics(run.recording)
 
 
 def summary_line(run: Run) -> str:

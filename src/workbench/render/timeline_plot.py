@@ -9,8 +9,8 @@ from bokeh.plotting import figure
 
 from workbench.model.run import Run
 from workbench.render.labels import fit_labels
-from workbench.render.layout_parts import attach_label_fitting, data_source, notice
-from workbench.render.palette import TOKEN_COLOR
+from workbench.render.layout_parts import attach_label_fitting, data_source, notice, place_legend_above
+from workbench.render.palette import CRITICAL_OUTLINE, TOKEN_COLOR
 from workbench.render.timeline_view import TimelineView
 
 LANE_PX = 26
@@ -26,6 +26,12 @@ SPAN_TOOLTIPS = """
 <b>@name</b> <span style="color: #555">(@kind, @thread)</span><br>
 @start_ms{0,0.0} → @end_ms{0,0.0} ms · @duration_ms{0,0.0} ms<br>
 <span style="color: #555; font-size: 11px">@attrs</span>
+</div>
+"""
+PATH_TOOLTIPS = """
+<div style="max-width: 420px">
+<b>critical path</b>: @name <span style="color: #555">(@kind)</span><br>
+@start_ms{0,0.0} → @end_ms{0,0.0} ms · @duration_ms{0,0.0} ms of the path
 </div>
 """
 TOKEN_TOOLTIPS = [("request", "@request"), ("t", "@t_ms{0,0.0} ms"), ("tokens", "@n_tokens")]
@@ -62,13 +68,16 @@ class TimelineRenderer:
             bottom="bottom",
             source=bars,
             fill_color="color",
-            line_color="#555",
-            line_alpha=0.6,
+            line_color="line",
+            line_alpha="line_alpha",
+            line_width="line_width",
             fill_alpha="alpha",
             legend_group="kind",
         )
         fig.add_tools(HoverTool(renderers=[quads], tooltips=SPAN_TOOLTIPS))
-        self._draw_labels(fig, view, bars)
+        self._draw_labels(fig, view.bar_columns(), bars, "timeline_labels")
+        if view.path:
+            self._draw_path(fig, view)
         if view.tokens:
             tokens = data_source(_token_data(view), name="timeline_tokens")
             dots = fig.scatter(
@@ -81,13 +90,16 @@ class TimelineRenderer:
                 legend_label="token arrival",
             )
             fig.add_tools(HoverTool(renderers=[dots], tooltips=TOKEN_TOOLTIPS))
-        _place_legend(fig)
+        place_legend_above(fig)
         return fig
 
     def _figure(self, view: TimelineView) -> Any:
         x_range = self.x_range if self.x_range is not None else run_clock_range(view.duration_ms)
+        title = "Timeline · spans by nesting (a child below its parent) · dots: token arrivals"
+        if view.path:
+            title += " · top row: critical path (spans on it outlined)"
         fig = figure(
-            title="Timeline · spans by nesting (a child below its parent) · dots: token arrivals",
+            title=title,
             height=min(MAX_HEIGHT_PX, view.lanes * LANE_PX + CHROME_PX),
             sizing_mode="stretch_width",
             x_range=x_range,
@@ -101,11 +113,29 @@ class TimelineRenderer:
         style_run_clock_axis(fig)
         return fig
 
-    def _draw_labels(self, fig: Any, view: TimelineView, bars: ColumnDataSource) -> None:
-        data = view.bar_columns()
+    def _draw_path(self, fig: Any, view: TimelineView) -> None:
+        data = view.path_columns()
+        data["top"] = [LANE_GAP] * len(view.path)
+        data["bottom"] = [1 - LANE_GAP] * len(view.path)
+        path = data_source(data, name="timeline_critical_path")
+        quads = fig.quad(
+            left="x0",
+            right="x1",
+            top="top",
+            bottom="bottom",
+            source=path,
+            fill_color="color",
+            line_color=CRITICAL_OUTLINE,
+            line_width=1.5,
+            name="critical_path_segments",
+        )
+        fig.add_tools(HoverTool(renderers=[quads], tooltips=PATH_TOOLTIPS))
+        self._draw_labels(fig, view.path_columns(), path, "timeline_critical_labels")
+
+    def _draw_labels(self, fig: Any, data: dict[str, Any], bars: ColumnDataSource, name: str) -> None:
         start, end = fig.x_range.start, fig.x_range.end
         fitted = fit_labels(data["x0"], data["x1"], data["y"], data["label"], view=(start, end))
-        labels = data_source(fitted.columns(), name="timeline_labels")
+        labels = data_source(fitted.columns(), name=name)
         fig.text(
             x="x",
             y="y",
@@ -125,6 +155,10 @@ def _bar_data(view: TimelineView) -> dict[str, list[Any]]:
     data["bottom"] = [b.lane + 1 - LANE_GAP for b in view.bars]
     # Open spans are drawn paler: their end is only the run's end.
     data["alpha"] = [0.45 if b.open else 0.9 for b in view.bars]
+    # Spans the critical path goes through are outlined.
+    data["line"] = [CRITICAL_OUTLINE if b.critical else "#555" for b in view.bars]
+    data["line_alpha"] = [1.0 if b.critical else 0.6 for b in view.bars]
+    data["line_width"] = [2.0 if b.critical else 1.0 for b in view.bars]
     return data
 
 
@@ -133,16 +167,3 @@ def _token_data(view: TimelineView) -> dict[str, list[Any]]:
     # A chunk with several tokens is a bigger dot, up to a cap that keeps rows apart.
     data["size"] = [5 + 2 * min(max(t.n_tokens - 1, 0), 4) for t in view.tokens]
     return data
-
-
-def _place_legend(fig: Any) -> None:
-    """Above the plot rather than inside it, where it would hide spans."""
-    if not fig.legend:
-        return
-    legend = fig.legend[0]
-    fig.center = [item for item in fig.center if item is not legend]
-    legend.orientation = "horizontal"
-    legend.label_text_font_size = "11px"
-    legend.padding = 2
-    legend.margin = 0
-    fig.add_layout(legend, "above")

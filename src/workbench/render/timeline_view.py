@@ -1,18 +1,20 @@
 """The timeline's view-model: spans as bars in lanes (a child below its parent), token arrivals as points.
 
-x is milliseconds since the run started; lane 0 is the top row.
+x is milliseconds since the run started; lane 0 is the top row. When the cell's critical path goes through
+more than its root span, lane 0 holds the path's segments and every span is marked if the path crosses it.
 """
 
 from __future__ import annotations
 
 import bisect
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from workbench.model.events import Span
 from workbench.model.run import Run
 from workbench.render.palette import span_kind_color
+from workbench.render.stage_view import PathSegment, StageView
 
 NS_PER_MS = 1e6
 
@@ -30,6 +32,7 @@ class SpanBar:
     thread: str
     attrs: str
     color: str
+    critical: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,10 +49,11 @@ class TimelineView:
     bars: list[SpanBar]
     tokens: list[TokenPoint]
     duration_ms: float
+    path: list[PathSegment] = field(default_factory=list)
 
     @property
     def lanes(self) -> int:
-        rows = [b.lane for b in self.bars] + [t.lane for t in self.tokens]
+        rows = [b.lane for b in self.bars] + [t.lane for t in self.tokens] + ([0] if self.path else [])
         return max(rows, default=-1) + 1
 
     @property
@@ -59,11 +63,19 @@ class TimelineView:
     @classmethod
     def from_run(cls, run: Run) -> TimelineView:
         rec = run.recording
-        lanes = assign_lanes(rec.spans, run.duration_ns)
-        bars = [_bar(s, lanes[s.span_id], run.duration_ns, rec.thread_name(s.thread_id)) for s in rec.spans]
+        stages = StageView.from_run(run)
+        path = stages.segments if stages.has_stages else []
+        # The critical path's lane is the top one; spans move down one lane to make room.
+        shift = 1 if path else 0
+        lanes = {span_id: lane + shift for span_id, lane in assign_lanes(rec.spans, run.duration_ns).items()}
+        on_path = stages.path_span_ids if path else frozenset()
+        bars = [
+            _bar(s, lanes[s.span_id], run.duration_ns, rec.thread_name(s.thread_id), s.span_id in on_path)
+            for s in rec.spans
+        ]
         names = {s.span_id: s.name for s in rec.spans}
         # Arrivals of a request with no span still show, on a row of their own below the spans.
-        orphan_lane = max(lanes.values(), default=-1) + 1
+        orphan_lane = max(lanes.values(), default=shift - 1) + 1
         tokens = [
             TokenPoint(
                 request_id=t.request_id,
@@ -75,13 +87,19 @@ class TimelineView:
             for t in rec.tokens
         ]
         last_event_ns = max([run.duration_ns, *(t.t_ns for t in rec.tokens)])
-        return cls(bars=bars, tokens=tokens, duration_ms=last_event_ns / NS_PER_MS)
+        return cls(bars=bars, tokens=tokens, duration_ms=last_event_ns / NS_PER_MS, path=path)
 
     def bar_columns(self) -> dict[str, list[Any]]:
         data = _columns(self.bars, SpanBar)
         # Generic names the label-fitting code expects.
         data["x0"], data["x1"], data["label"] = data["start_ms"], data["end_ms"], data["name"]
         data["y"] = [b.lane + 0.5 for b in self.bars]
+        return data
+
+    def path_columns(self) -> dict[str, list[Any]]:
+        data = _columns(self.path, PathSegment)
+        data["x0"], data["x1"], data["label"] = data["start_ms"], data["end_ms"], data["name"]
+        data["y"] = [0.5] * len(self.path)
         return data
 
     def token_columns(self) -> dict[str, list[Any]]:
@@ -98,7 +116,7 @@ def _end_ns(span: Span, run_end_ns: int) -> int:
     return run_end_ns if span.end_ns is None else max(span.end_ns, span.start_ns)
 
 
-def _bar(span: Span, lane: int, run_end_ns: int, thread: str) -> SpanBar:
+def _bar(span: Span, lane: int, run_end_ns: int, thread: str, critical: bool) -> SpanBar:
     end_ns = _end_ns(span, run_end_ns)
     return SpanBar(
         span_id=span.span_id,
@@ -112,6 +130,7 @@ def _bar(span: Span, lane: int, run_end_ns: int, thread: str) -> SpanBar:
         thread=thread,
         attrs=json.dumps(span.attrs, default=str, sort_keys=True)[:300],
         color=span_kind_color(span.kind),
+        critical=critical,
     )
 
 
