@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
+from workbench.analysis.slo import format_slo, parse_slo
 from workbench.model.run import Run
 from workbench.options import ProfileOptions
 from workbench.session import ProfileSession
@@ -14,7 +16,8 @@ from workbench.session import ProfileSession
 class profile:
     """Profile the block; the `Run` it yields is filled in and saved when the block ends.
 
-    Options mirror `%%fmprofile`: `name`, `store`, `rate`, `native`, `gil`, `idle`, `cpu`, `tokens`.
+    Options mirror `%%fmprofile`: `name`, `store`, `rate`, `native`, `gil`, `idle`, `cpu`, `tokens`,
+    `capture_text`, and `slo` (a mapping such as `{"ttft_ms": 200}` or the magic's text form).
     """
 
     def __init__(
@@ -28,6 +31,8 @@ class profile:
         idle: bool = False,
         cpu: bool = True,
         tokens: bool = True,
+        capture_text: bool = False,
+        slo: str | Mapping[str, float] | None = None,
     ) -> None:
         self.options = ProfileOptions(
             name=name,
@@ -38,6 +43,8 @@ class profile:
             idle=idle,
             cpu=cpu,
             tokens=tokens,
+            capture_text=capture_text,
+            slo=_slo(slo),
             quiet=True,
         )
         self._session: ProfileSession | None = None
@@ -55,3 +62,10 @@ class profile:
         assert self._session is not None
         self._session.stop(error=exc)
         self._session.print_notices()
+
+
+def _slo(slo: str | Mapping[str, float] | None) -> dict[str, float] | None:
+    """The SLO, validated the way `--slo` is (ValueError naming the bad part)."""
+    if slo is None:
+        return None
+    return parse_slo(slo if isinstance(slo, str) else format_slo(slo))
