@@ -87,3 +87,39 @@ def test_profile_a_script(tmp_path: Path) -> None:
 def test_help_lists_the_profile_options() -> None:
     out = subprocess.run([sys.executable, "-m", "workbench.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--rate" in out.stdout and "--no-tokens" in out.stdout
+
+
+def test_profile_records_requests_of_a_client_the_script_imports_itself(tmp_path: Path) -> None:
+    from workbench.serve import start_server
+
+    script = tmp_path / "client.py"
+    script.write_text(
+        "import sys\n"
+        "import openai  # imported only after the profile started: instrumented as it loads\n"
+        "client = openai.OpenAI(base_url=sys.argv[1], api_key='x', max_retries=0)\n"
+        "for _ in client.chat.completions.create(\n"
+        "    model='m', messages=[{'role': 'user', 'content': 'hi'}], max_tokens=5, stream=True\n"
+        "):\n"
+        "    pass\n"
+    )
+    store = tmp_path / "store"
+    with start_server(ttft_ms=20, token_delay_ms=2) as server:
+        out = cli(
+            "profile",
+            "--no-cpu",
+            "--slo",
+            "ttft_ms=1000",
+            "--name",
+            "script",
+            str(script),
+            server.base_url,
+            store=store,
+        )
+    assert out.returncode == 0, out.stderr
+    run = wb.load_run(str(wb.runs(store)["path"].iloc[0]))
+    (row,) = run.metrics["tokens"]["per_request"]
+    assert row["output_tokens"] == 5 and row["model"] == "m"
+    assert run.metrics["tokens"]["goodput"]["met"] == 1
+    assert any(c.name == "tokens:openai" and "imported" in c.reason for c in run.collectors)
+    shown = cli("show", "script", store=store)
+    assert "goodput 1/1" in shown.stdout

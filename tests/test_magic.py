@@ -131,7 +131,14 @@ def test_keyboard_interrupt_reaches_the_user_and_the_partial_run_is_saved(
 
 @pytest.mark.parametrize(
     ("line", "named"),
-    [("--bogus", "--bogus"), ("--rate fast", "--rate"), ("--rate 0", "--rate"), ("--name", "--name")],
+    [
+        ("--bogus", "--bogus"),
+        ("--rate fast", "--rate"),
+        ("--rate 0", "--rate"),
+        ("--name", "--name"),
+        ("--slo ttft=200", "ttft"),
+        ("--slo ttft_ms=fast", "ttft_ms"),
+    ],
 )
 def test_bad_options_give_usage_error_and_do_not_run_the_cell(kernel: Kernel, line: str, named: str) -> None:
     result = kernel.execute(f"%%fmprofile {line}\nside_effect_{abs(hash(line))} = 1\n")
