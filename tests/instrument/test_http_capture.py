@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,24 @@ def test_async_concurrent_requests_are_each_measured(server: ServerHandle, store
     assert tokens["concurrency"]["max_in_flight"] >= 24
     assert set(tokens["per_model"]) == {"m0", "m1"}
     assert tokens["per_model"]["m0"]["requests"] == 16
+
+
+def test_thread_pool_requests_are_each_measured(server: ServerHandle, store: Path) -> None:
+    client = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
+
+    def one(_: int) -> int:
+        stream = client.chat.completions.create(model="m", messages=MESSAGES, max_tokens=TOKENS, stream=True)
+        return sum(1 for _ in stream)
+
+    with _profile(store) as run, ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(one, range(8)))
+    rows = _llm_rows(run)
+    spans = _llm_spans(run)
+    assert len(rows) == 8 and len({s.thread_id for s in spans}) > 1
+    for row in rows:
+        _assert_timing(row, CONCURRENT_TOLERANCE_MS)
+    # Worker threads start with an empty context: their requests hang under the cell's root span.
+    assert {s.parent_id for s in spans} == {run.recording.spans[0].span_id}
 
 
 def test_multi_token_chunks_with_continuous_usage(server: ServerHandle, store: Path) -> None:
