@@ -300,3 +300,13 @@ def test_no_patch_is_left_behind(server: ServerHandle, store: Path) -> None:
     reply = client.chat.completions.create(model="m", messages=MESSAGES, max_tokens=3)
     assert reply.usage is not None and reply.usage.completion_tokens == 3
     assert len(_llm_spans(run)) == 1
+
+
+def test_run_requests_is_a_dataframe_of_the_requests(server: ServerHandle, store: Path) -> None:
+    client = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
+    with _profile(store) as run:
+        for _ in client.chat.completions.create(model="m", messages=MESSAGES, max_tokens=4, stream=True):
+            pass
+    frame = wb.load_run(str(run.path)).requests
+    assert list(frame["output_tokens"]) == [4]
+    assert {"ttft_ms", "tpot_ms", "e2e_ms", "queue_ms", "decode_ms"} <= set(frame.columns)

@@ -55,6 +55,12 @@ class Run:
         return pd.DataFrame(rows, columns=None if rows else columns)
 
     @property
+    def requests(self) -> pd.DataFrame:
+        """One row per LLM request: TTFT, TPOT, E2E, tokens, the communication breakdown (from metrics)."""
+        tokens = self.metrics.get("tokens") or {}
+        return pd.DataFrame(tokens.get("per_request") or [])
+
+    @property
     def tokens(self) -> pd.DataFrame:
         names = {s.span_id: s.name for s in self.recording.spans}
         rows = [
