@@ -9,7 +9,7 @@ from typing import Any
 from bokeh.models import ColumnDataSource, CustomJS
 from bokeh.models.widgets import Div
 
-from workbench.render.labels import FIT_LABELS_JS
+from workbench.render.labels import FIT_LABELS_JS, fit_labels
 
 NOTICE_PX = 36
 NOTICE_STYLE = "color: #555; font: 13px sans-serif; padding: 8px 0"
@@ -53,3 +53,23 @@ def place_legend_above(fig: Any, ncols: int | None = None) -> None:
     legend.padding = 2
     legend.margin = 0
     fig.add_layout(legend, "above")
+
+
+def draw_bar_labels(
+    fig: Any, data: Mapping[str, Any], bars: ColumnDataSource, name: str, font_size: str = "11px"
+) -> None:
+    """Labels inside horizontal bars (x0, x1, y, label), refitted in the browser on zoom."""
+    start, end = fig.x_range.start, fig.x_range.end
+    fitted = fit_labels(data["x0"], data["x1"], data["y"], data["label"], view=(start, end))
+    labels = data_source(fitted.columns(), name=name)
+    fig.text(
+        x="x",
+        y="y",
+        text="text",
+        source=labels,
+        x_offset=3,
+        text_baseline="middle",
+        text_font_size=font_size,
+        text_color="#111",
+    )
+    attach_label_fitting(fig, bars, labels)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bokeh.models import ColumnDataSource, HoverTool, Range1d
+from bokeh.models import HoverTool, Range1d
 from bokeh.plotting import figure
 
 from workbench.model.run import Run
-from workbench.render.labels import fit_labels
-from workbench.render.layout_parts import attach_label_fitting, data_source, notice, place_legend_above
+from workbench.render.layout_parts import data_source, draw_bar_labels, notice, place_legend_above
 from workbench.render.palette import CRITICAL_OUTLINE, TOKEN_COLOR
 from workbench.render.timeline_view import TimelineView
 
@@ -75,7 +74,7 @@ class TimelineRenderer:
             legend_group="kind",
         )
         fig.add_tools(HoverTool(renderers=[quads], tooltips=SPAN_TOOLTIPS))
-        self._draw_labels(fig, view.bar_columns(), bars, "timeline_labels")
+        draw_bar_labels(fig, view.bar_columns(), bars, "timeline_labels")
         if view.path:
             self._draw_path(fig, view)
         if view.tokens:
@@ -130,23 +129,7 @@ class TimelineRenderer:
             name="critical_path_segments",
         )
         fig.add_tools(HoverTool(renderers=[quads], tooltips=PATH_TOOLTIPS))
-        self._draw_labels(fig, view.path_columns(), path, "timeline_critical_labels")
-
-    def _draw_labels(self, fig: Any, data: dict[str, Any], bars: ColumnDataSource, name: str) -> None:
-        start, end = fig.x_range.start, fig.x_range.end
-        fitted = fit_labels(data["x0"], data["x1"], data["y"], data["label"], view=(start, end))
-        labels = data_source(fitted.columns(), name=name)
-        fig.text(
-            x="x",
-            y="y",
-            text="text",
-            source=labels,
-            x_offset=3,
-            text_baseline="middle",
-            text_font_size="11px",
-            text_color="#111",
-        )
-        attach_label_fitting(fig, bars, labels)
+        draw_bar_labels(fig, view.path_columns(), path, "timeline_critical_labels")
 
 
 def _bar_data(view: TimelineView) -> dict[str, list[Any]]:

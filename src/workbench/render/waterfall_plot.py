@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bokeh.models import CDSView, ColumnDataSource, GroupFilter, HoverTool, Range1d, SingleIntervalTicker
+from bokeh.models import CDSView, GroupFilter, HoverTool, Range1d, SingleIntervalTicker
 from bokeh.plotting import figure
 
 from workbench.model.run import Run
-from workbench.render.labels import fit_labels
-from workbench.render.layout_parts import attach_label_fitting, data_source, place_legend_above
+from workbench.render.layout_parts import data_source, draw_bar_labels, place_legend_above
 from workbench.render.palette import FAILED_COLOR, FAILED_FILL, PHASE_TITLES, REQUEST_FILL, phase_color
 from workbench.render.request_view import BAR_BOTTOM, BAR_TOP, InFlightView, WaterfallView
 from workbench.render.timeline_plot import run_clock_range, style_run_clock_axis
@@ -81,7 +80,7 @@ class WaterfallRenderer:
         )
         fig.add_tools(HoverTool(renderers=[dots], tooltips=MARKER_TOOLTIPS))
         if fig.height < MAX_HEIGHT_PX:  # rows squeezed below a line of text carry no label
-            self._draw_labels(fig, view, requests)
+            draw_bar_labels(fig, view.request_columns(), requests, "waterfall_labels", font_size="10px")
         place_legend_above(fig, ncols=6)
         return fig
 
@@ -151,23 +150,6 @@ class WaterfallRenderer:
                 )
             )
         return drawn
-
-    def _draw_labels(self, fig: Any, view: WaterfallView, requests: ColumnDataSource) -> None:
-        data = view.request_columns()
-        start, end = fig.x_range.start, fig.x_range.end
-        fitted = fit_labels(data["x0"], data["x1"], data["y"], data["label"], view=(start, end))
-        labels = data_source(fitted.columns(), name="waterfall_labels")
-        fig.text(
-            x="x",
-            y="y",
-            text="text",
-            source=labels,
-            x_offset=3,
-            text_baseline="middle",
-            text_font_size="10px",
-            text_color="#111",
-        )
-        attach_label_fitting(fig, requests, labels)
 
 
 def _request_data(view: WaterfallView) -> dict[str, list[Any]]:
