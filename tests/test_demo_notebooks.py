@@ -1,0 +1,220 @@
+"""The serving and RAG demo notebooks, executed headless; assertions on the runs they save.
+
+Each notebook starts the local OpenAI-compatible server itself; the tests also check that it is gone
+after the notebook (its last cell stops it, the kernel's exit would too).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pandas as pd
+import psutil
+import pytest
+from nbclient import NotebookClient
+
+from workbench.model.run import Run
+from workbench.store import list_runs, load_run
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+SERVING = NOTEBOOKS / "02_serving_client.ipynb"
+RAG = NOTEBOOKS / "03_rag_pipeline.ipynb"
+# Set by tests/conftest_process.py and inherited by the kernel and the servers it starts.
+SESSION_MARKER = "WORKBENCH_TEST_SESSION"
+
+pytestmark = pytest.mark.kernel
+
+
+def execute(
+    path: Path, cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[nbformat.NotebookNode, dict[str, Run]]:
+    """Run the notebook in `cwd` with its own run store; returns it with outputs and its runs by name."""
+    monkeypatch.setenv("WORKBENCH_STORE", str(cwd / "store"))
+    notebook = nbformat.read(path, as_version=4)
+    try:
+        NotebookClient(
+            notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+        ).execute()
+    finally:
+        left = leftover_servers()
+        for process in left:
+            process.kill()
+    assert not left, f"servers left running after the notebook: {[p.pid for p in left]}"
+    runs = {meta["name"]: load_run(Path(meta["path"])) for meta in list_runs(cwd / "store")}
+    return notebook, runs
+
+
+def leftover_servers(wait_s: float = 5.0) -> list[psutil.Process]:
+    """This test session's `workbench.serve` processes still alive after up to `wait_s`."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        found = []
+        for process in psutil.process_iter(["cmdline"]):
+            try:
+                if "workbench.serve" not in " ".join(process.info["cmdline"] or []):
+                    continue
+                if process.status() == psutil.STATUS_ZOMBIE:
+                    continue
+                if process.environ().get(SESSION_MARKER) == os.environ[SESSION_MARKER]:
+                    found.append(process)
+            except psutil.Error:
+                continue
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def profiled_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [c for c in notebook.cells if c.cell_type == "code" and c.source.startswith("%%fmprofile")]
+
+
+def assert_dashboards(notebook: nbformat.NotebookNode, names: list[str]) -> None:
+    cells = profiled_cells(notebook)
+    assert len(cells) == len(names)
+    for cell, name in zip(cells, names, strict=True):
+        shown = [o for o in cell.outputs if o.output_type == "display_data" and "text/html" in o.data]
+        assert len(shown) == 1, f"{name}: expected one dashboard, got outputs {cell.outputs}"
+        assert "<iframe" in shown[0].data["text/html"]
+        assert f"run '{name}'" in shown[0].data["text/plain"]
+    errors = [
+        o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
+    assert not errors
+
+
+def stdout_of(cell: nbformat.NotebookNode) -> str:
+    return "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
+
+
+def llm_spans(run: Run) -> pd.DataFrame:
+    return run.spans.query("kind == 'llm'").sort_values("start_ms").reset_index(drop=True)
+
+
+def max_on_the_wire(run: Run) -> int:
+    """The most requests between their send (`send_ns`) and their end at one instant."""
+    sent = llm_spans(run).dropna(subset=["attr.send_ns"])
+    changes = sorted([(t / 1e6, 1) for t in sent["attr.send_ns"]] + [(t, -1) for t in sent["end_ms"]])
+    count = peak = 0
+    for _, change in changes:
+        count += change
+        peak = max(peak, count)
+    return peak
+
+
+def test_committed_demo_notebooks_have_no_outputs() -> None:
+    for path in (SERVING, RAG):
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: {cell.source[:40]}"
+
+
+def test_serving_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    notebook, runs = execute(SERVING, tmp_path, monkeypatch)
+    assert_dashboards(notebook, ["serving-32", "serving-32-pool4", "model-8"])
+    free, pooled, model = runs["serving-32"], runs["serving-32-pool4"], runs["model-8"]
+
+    # 32 requests, the failures the server injected counted as failed and as goodput misses.
+    printed = re.search(r"(\d+) answers, (\d+) failed", stdout_of(profiled_cells(notebook)[0]))
+    assert printed is not None
+    answers, failed = int(printed.group(1)), int(printed.group(2))
+    assert answers + failed == 32 and failed >= 1  # the notebook's seed makes some requests fail
+    tokens = free.metrics["tokens"]
+    assert tokens["requests"] == 32
+    assert tokens["failed_requests"] == failed
+    assert tokens["output_tokens"] == 32 * answers
+    good = tokens["goodput"]
+    assert good["requests"] == 32 and good["failed"] == failed
+    assert good["slo"] == {"ttft_ms": 130.0, "tpot_ms": 20.0, "e2e_ms": 700.0}
+    assert 0 <= good["met"] <= 32 - failed
+    assert good["share"] == pytest.approx(good["met"] / 32)
+    per_request = pd.DataFrame(tokens["per_request"])
+    assert len(per_request) == 32 and per_request["failed"].sum() == failed
+    assert per_request.loc[per_request["failed"], "ttft_ms"].isna().all()
+
+    # The server's schedule: first token 120 +- 10 ms after arrival, then 15 +- 10 ms per token.
+    assert 110 <= tokens["ttft_ms"]["p50"] <= 180
+    assert 13 <= tokens["tpot_ms"]["p50"] <= 20
+    assert tokens["concurrency"]["max_in_flight"] == 32
+    assert max_on_the_wire(free) == 32
+
+    # A pool of 4 connections: the same server latency, but requests wait in the client.
+    pool_tokens = pooled.metrics["tokens"]
+    assert pool_tokens["requests"] == 32
+    assert max_on_the_wire(pooled) <= 4
+    free_queue = tokens["breakdown_ms"]["queue_ms"]["mean"]
+    pool_queue = pool_tokens["breakdown_ms"]["queue_ms"]["mean"]
+    assert pool_queue > 500 and pool_queue > 10 * free_queue
+    # Eight waves of ~600 ms instead of one.
+    assert pooled.metrics["wall_s"] > 3 * free.metrics["wall_s"]
+    assert 110 <= pool_tokens["ttft_ms"]["p50"] <= 180
+
+    # The model backend serves one request at a time: the wait is in TTFT, not in the client's queue.
+    model_tokens = model.metrics["tokens"]
+    assert model_tokens["requests"] == 8 and model_tokens["failed_requests"] == 0
+    ttft = sorted(r["ttft_ms"] for r in model_tokens["per_request"])
+    assert ttft[-1] > 4 * ttft[0]
+    assert model_tokens["breakdown_ms"]["queue_ms"]["mean"] < 0.1 * ttft[-1]
+
+
+def test_rag_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    notebook, runs = execute(RAG, tmp_path, monkeypatch)
+    names = ["rag-sequential", "rag-concurrent", "rag-concurrent-batching-server"]
+    assert_dashboards(notebook, names)
+    sequential, concurrent, batching = (runs[name] for name in names)
+
+    spans = sequential.spans
+    assert {"cell", "chain", "embedding", "retrieval", "prompt", "llm", "parse"} <= set(spans["kind"])
+    stages = sequential.metrics["stages"]
+    _assert_path_covers_the_cell(sequential, stages)
+    per_kind = stages["per_kind"]
+    assert sum(row["critical_share"] for row in per_kind.values()) == pytest.approx(1.0)
+    assert max(per_kind, key=lambda kind: per_kind[kind]["critical_ms"]) == "llm"
+    assert per_kind["llm"]["count"] == 3
+
+    # The two sub-question calls ran one after the other, independent; the third used both answers.
+    llm = llm_spans(sequential)
+    assert len(llm) == 3
+    first, second, final = (int(i) for i in llm["span_id"])
+    assert llm.loc[0, "end_ms"] <= llm.loc[1, "start_ms"]
+    requests = {r["request_id"]: r for r in sequential.metrics["tokens"]["per_request"]}
+    assert requests[first]["depends_on"] == [] and requests[second]["depends_on"] == []
+    assert sorted(requests[final]["depends_on"]) == [first, second]
+
+    parallel = stages["parallelizable"]
+    assert parallel["estimated_saving_ms"] > 0
+    assert len(parallel["groups"]) == 1
+    group = parallel["groups"][0]
+    assert group["span_ids"] == [first, second]
+    durations = llm["duration_ms"][:2]
+    assert group["saving_ms"] == pytest.approx(durations.min(), rel=1e-6)
+    assert parallel["estimated_saving_ms"] == pytest.approx(group["saving_ms"])
+
+    # Concurrent against the model server: the second request waits on the server, inside its TTFT.
+    pair = pd.DataFrame(concurrent.metrics["tokens"]["per_request"]).head(2)
+    assert pair["ttft_ms"].max() > 0.7 * pair["e2e_ms"].min()
+    assert sorted(concurrent.metrics["tokens"]["per_request"][2]["depends_on"]) == sorted(pair["request_id"])
+
+    # Concurrent against a server that serves both at once: they overlap and take about the longer one.
+    both = llm_spans(batching).head(2)
+    assert both["start_ms"].max() < both["end_ms"].min()
+    assert both["end_ms"].max() - both["start_ms"].min() < 0.75 * both["duration_ms"].sum()
+
+
+def _assert_path_covers_the_cell(run: Run, stages: dict[str, Any]) -> None:
+    cell = run.spans.query("kind == 'cell'").iloc[0]
+    segments = stages["critical_path"]["segments"]
+    assert segments[0]["start_ms"] == pytest.approx(cell["start_ms"])
+    assert segments[-1]["end_ms"] == pytest.approx(cell["end_ms"])
+    for before, after in pairwise(segments):
+        assert after["start_ms"] == pytest.approx(before["end_ms"])
+    assert stages["critical_path"]["total_ms"] == pytest.approx(cell["duration_ms"])
+    assert {s["kind"] for s in segments} >= {"embedding", "retrieval", "prompt", "llm", "parse"}
