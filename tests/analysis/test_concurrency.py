@@ -56,3 +56,18 @@ def test_zero_length_requests_and_empty_runs() -> None:
     rec = _rec((1, 10, 10, "llm"))
     assert requests_in_flight(rec) == []
     assert in_flight_summary([]) == {"max_in_flight": 0, "mean_in_flight": None}
+
+
+def test_on_the_wire_counts_from_the_send_so_a_client_side_wait_shows() -> None:
+    from workbench.analysis.concurrency import concurrency_summary, requests_on_the_wire
+
+    # Three calls at 0 ms through a pool of one connection: sent at 0, 100 and 200 ms, 100 ms each.
+    rec = Recording()
+    for span_id, send_ms in ((1, 0), (2, 100), (3, 200)):
+        attrs = {"send_ns": int(send_ms * MS)}
+        rec.add_span(Span(span_id, "s", "llm", 0, int((send_ms + 100) * MS), attrs=attrs))
+    assert _ms(requests_in_flight(rec)) == [(0, 3), (100, 2), (200, 1), (300, 0)]
+    assert _ms(requests_on_the_wire(rec)) == [(0, 1), (300, 0)]
+    summary = concurrency_summary(rec.spans, None)
+    assert (summary["max_in_flight"], summary["max_on_the_wire"]) == (3, 1)
+    assert summary["mean_on_the_wire"] == pytest.approx(1.0)

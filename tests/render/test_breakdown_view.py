@@ -50,7 +50,9 @@ def test_unobserved_phases_are_left_out_and_named() -> None:
     # The manual request has no wire timings: only decode and tail are known.
     assert _stack(view, 8) == [("decode", 0.0, 40.0), ("tail", 40.0, 70.0)]
     bar = next(b for b in view.bars if b.request_id == 8)
-    assert bar.not_observed == "queued in client, connecting, waiting for headers, waiting for first token"
+    assert bar.not_observed == (
+        "in the client before send, connecting, waiting for headers, waiting for first token"
+    )
     # The failed request never got headers; its reused connection took 0 ms.
     assert _stack(view, 6) == [("queue", 0.0, 2.0), ("connect", 2.0, 2.0)]
     assert all(b.failed for b in view.bars if b.request_id == 6)
@@ -65,7 +67,7 @@ def test_means_per_phase_are_the_runs_breakdown() -> None:
         assert mean.mean_ms == pytest.approx(expected[f"{mean.phase}_ms"]["mean"])
     # Successful requests only: queue over 3, 4, 5 and 7 (2, 1, 5, 5 ms), the manual one has none.
     assert view.mean_of("queue").mean_ms == pytest.approx(3.25)
-    assert view.mean_of("queue").legend == "queued in client · mean 3.2 ms"
+    assert view.mean_of("queue").legend == "in the client before send · mean 3.2 ms"
     assert view.mean_of("parse").legend == "SDK parsing (during decode) · mean 5.0 ms"
 
 

@@ -145,3 +145,16 @@ def test_requests_in_flight_step_from_zero_to_the_run_end() -> None:
 def test_views_of_a_run_saved_without_the_new_metrics_are_the_same() -> None:
     assert WaterfallView.from_run(http_run(with_metrics=False)) == WaterfallView.from_run(http_run())
     assert InFlightView.from_run(http_run(with_metrics=False)) == InFlightView.from_run(http_run())
+
+
+def test_on_the_wire_line_appears_when_the_client_held_requests_back() -> None:
+    rec = Recording()
+    # Two calls at 0 ms; the second waits for the first's connection until 50 ms.
+    rec.add_span(Span(1, "a", "llm", 0, 50 * MS, attrs={"send_ns": 0}))
+    rec.add_span(Span(2, "b", "llm", 0, 100 * MS, attrs={"send_ns": 50 * MS}))
+    view = InFlightView.from_run(bare_run(rec, 100.0))
+    assert (view.max_in_flight, view.max_on_the_wire, view.held_back) == (2, 1, True)
+    assert list(zip(view.wire_t_ms, view.wire_count, strict=True)) == [(0.0, 1), (100.0, 0)]
+    # Sent as soon as called: the two lines are one, and no second line is drawn.
+    rec.spans[1].attrs["send_ns"] = 0
+    assert not InFlightView.from_run(bare_run(rec, 100.0)).held_back

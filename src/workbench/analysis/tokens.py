@@ -12,7 +12,7 @@ from dataclasses import asdict
 from typing import Any
 
 from workbench.analysis.breakdown import breakdown_summary, request_breakdown
-from workbench.analysis.concurrency import in_flight_series, in_flight_summary, last_seen_ns
+from workbench.analysis.concurrency import concurrency_summary, last_seen_ns
 from workbench.analysis.per_request import RequestMetrics, all_request_metrics, request_metrics
 from workbench.analysis.slo import goodput
 from workbench.analysis.stats import summarize
@@ -72,7 +72,7 @@ def _aggregate(
         "tokens_per_chunk": summarize([k for r in ok for k in r.tokens_per_chunk]),
         "breakdown_ms": breakdown_summary([breakdowns[r.request_id] for r in ok]),
         # Concurrency counts failed requests too: they occupied the client and the server all the same.
-        "concurrency": in_flight_summary(in_flight_series(spans, open_end_ns)),
+        "concurrency": concurrency_summary(spans, open_end_ns),
         "count_mismatch_requests": [r.request_id for r in requests if r.count_mismatch],
     }
     if slo is not None:

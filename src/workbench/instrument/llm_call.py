@@ -59,7 +59,7 @@ class OutputIndex:
         text = " ".join(prompt.split())
         with self._lock:
             entries = list(self._entries)
-        return [span_id for span_id, slices in entries if any(s in text for s in slices)]
+        return sorted(span_id for span_id, slices in entries if any(s in text for s in slices))
 
 
 _indexes: weakref.WeakKeyDictionary[Recorder, OutputIndex] = weakref.WeakKeyDictionary()

@@ -35,7 +35,11 @@ class Dashboard:
 
 class DashboardRenderer:
     def render(self, run: Run) -> Dashboard:
-        x_range = run_clock_range(TimelineView.from_run(run).duration_ms)
+        cell_start = run.metrics.get("cell_start_ms")
+        x_range = run_clock_range(
+            TimelineView.from_run(run).duration_ms,
+            float(cell_start) if isinstance(cell_start, int | float) else 0.0,
+        )
         drawn = [
             HeaderRenderer().render(run),
             FlameRenderer().render(run),

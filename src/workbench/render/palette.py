@@ -30,6 +30,8 @@ SPAN_KIND_COLORS = {
     "chain": "#9ecae1",
     "parse": "#fdae6b",
     "prompt": "#a1d99b",
+    # The cell's own span sits behind everything: a neutral shade no stage kind uses.
+    "cell": "#e7e1d3",
 }
 OTHER_KINDS_PALETTE = ("#bcbddc", "#fdd0a2", "#c7e9c0", "#d9d9d9", "#fcbba1", "#c6dbef")
 TOKEN_COLOR = "#222222"
@@ -75,7 +77,7 @@ PHASE_COLORS = {
     "parse": "#e7298a",
 }
 PHASE_TITLES = {
-    "queue": "queued in client",
+    "queue": "in the client before send",
     "connect": "connecting",
     "headers": "waiting for headers",
     "first_token": "waiting for first token",

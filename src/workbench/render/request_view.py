@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-from workbench.analysis.concurrency import in_flight_summary, requests_in_flight
+from workbench.analysis.concurrency import in_flight_summary, requests_in_flight, requests_on_the_wire
 from workbench.analysis.per_request import RequestMetrics, all_request_metrics
 from workbench.model.events import Span
 from workbench.model.run import Run
@@ -231,30 +231,33 @@ def markers(m: RequestMetrics, row: int) -> list[WaterfallMarker]:
 
 @dataclass(frozen=True)
 class InFlightView:
-    """Requests in flight as a step line: `count[i]` holds from `t_ms[i]` to `t_ms[i + 1]`."""
+    """Requests in flight as a step line: `count[i]` holds from `t_ms[i]` to `t_ms[i + 1]`; the same for
+    requests on the wire (counted from their send), which stays lower when the client holds requests back."""
 
     t_ms: list[float]
     count: list[int]
     max_in_flight: int
     mean_in_flight: float | None
+    wire_t_ms: list[float]
+    wire_count: list[int]
+    max_on_the_wire: int
 
     @property
     def empty(self) -> bool:
         return self.max_in_flight == 0
 
+    @property
+    def held_back(self) -> bool:
+        """Whether the client kept requests from the wire for long enough to show."""
+        return self.max_on_the_wire < self.max_in_flight
+
     @classmethod
     def from_run(cls, run: Run) -> InFlightView:
-        series = requests_in_flight(run.recording)
         rec = run.recording
         end_ms = max([run.duration_ns, *(t.t_ns for t in rec.tokens)]) / NS_PER_MS
-        t_ms = [t / NS_PER_MS for t, _ in series]
-        count = [c for _, c in series]
-        if not t_ms or t_ms[0] > 0:
-            t_ms.insert(0, 0.0)
-            count.insert(0, 0)
-        if t_ms[-1] < end_ms:
-            t_ms.append(end_ms)
-            count.append(count[-1])
+        series = requests_in_flight(rec)
+        t_ms, count = _steps(series, end_ms)
+        wire_t_ms, wire_count = _steps(requests_on_the_wire(rec), end_ms)
         # The same summary as metrics["tokens"]["concurrency"], from the same series.
         mean = in_flight_summary(series)["mean_in_flight"]
         return cls(
@@ -262,7 +265,26 @@ class InFlightView:
             count=count,
             max_in_flight=max(count),
             mean_in_flight=None if mean is None else float(mean),
+            wire_t_ms=wire_t_ms,
+            wire_count=wire_count,
+            max_on_the_wire=max(wire_count),
         )
+
+    def wire_columns(self) -> dict[str, list[Any]]:
+        return {"t_ms": self.wire_t_ms, "count": self.wire_count}
 
     def columns(self) -> dict[str, list[Any]]:
         return {"t_ms": self.t_ms, "count": self.count}
+
+
+def _steps(series: list[tuple[int, int]], end_ms: float) -> tuple[list[float], list[int]]:
+    """A step series in ms that starts at 0 and reaches the end of the run."""
+    t_ms = [t / NS_PER_MS for t, _ in series]
+    count = [c for _, c in series]
+    if not t_ms or t_ms[0] > 0:
+        t_ms.insert(0, 0.0)
+        count.insert(0, 0)
+    if t_ms[-1] < end_ms:
+        t_ms.append(end_ms)
+        count.append(count[-1])
+    return t_ms, count

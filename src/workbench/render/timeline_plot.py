@@ -36,10 +36,14 @@ PATH_TOOLTIPS = """
 TOKEN_TOOLTIPS = [("request", "@request"), ("t", "@t_ms{0,0.0} ms"), ("tokens", "@n_tokens")]
 
 
-def run_clock_range(duration_ms: float) -> Range1d:
-    """The x range shared by every chart on the run clock, in ms since the run started."""
+def run_clock_range(duration_ms: float, cell_start_ms: float = 0.0) -> Range1d:
+    """The x range shared by every chart on the run clock, in ms since the run started.
+
+    The view opens at the cell's start: before it, the collectors were starting (py-spy's start-up
+    check), which is nobody's code; panning left still shows it."""
     end = max(duration_ms, 1e-3)
-    return Range1d(start=0.0, end=end, bounds=(0.0, end))
+    start = min(max(cell_start_ms, 0.0), end) * 0.98
+    return Range1d(start=start, end=end, bounds=(0.0, end))
 
 
 def style_run_clock_axis(fig: Any) -> None:

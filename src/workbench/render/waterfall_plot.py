@@ -21,6 +21,7 @@ IN_FLIGHT_PX = 170
 WATERFALL_PHASES = ("queue", "connect", "headers", "first_token", "decode", "tail")
 MARKER_COLOR = "#222222"
 IN_FLIGHT_COLOR = "#3182bd"
+ON_THE_WIRE_COLOR = "#e6550d"
 
 REQUEST_TOOLTIPS = """
 <div style="max-width: 440px">
@@ -170,8 +171,9 @@ class InFlightRenderer:
         if view.empty:
             return None
         mean = "" if view.mean_in_flight is None else f", time-weighted mean {view.mean_in_flight:.2f}"
+        wire_note = f" · on the wire: max {view.max_on_the_wire}" if view.held_back else ""
         fig = figure(
-            title=f"LLM requests in flight · max {view.max_in_flight}{mean}",
+            title=f"LLM requests in flight · max {view.max_in_flight}{mean}{wire_note}",
             height=IN_FLIGHT_PX,
             sizing_mode="stretch_width",
             x_range=self.x_range if self.x_range is not None else run_clock_range(view.t_ms[-1]),
@@ -181,7 +183,32 @@ class InFlightRenderer:
             name="requests_in_flight",
         )
         source = data_source(view.columns(), name="in_flight_series")
-        fig.step(x="t_ms", y="count", source=source, mode="after", line_width=2, color=IN_FLIGHT_COLOR)
+        if view.held_back:
+            # Only when the client held requests back: otherwise the two lines coincide.
+            wire = data_source(view.wire_columns(), name="on_the_wire_series")
+            fig.step(
+                x="t_ms",
+                y="count",
+                source=wire,
+                mode="after",
+                line_width=2,
+                line_dash="dashed",
+                color=ON_THE_WIRE_COLOR,
+                legend_label="on the wire (since sent)",
+            )
+        if view.held_back:
+            fig.step(
+                x="t_ms",
+                y="count",
+                source=source,
+                mode="after",
+                line_width=2,
+                color=IN_FLIGHT_COLOR,
+                legend_label="in flight (since the call)",
+            )
+            fig.legend.location = "top_right"
+        else:
+            fig.step(x="t_ms", y="count", source=source, mode="after", line_width=2, color=IN_FLIGHT_COLOR)
         # Step lines are not hit-tested: the hover is on a dot at each change.
         dots = fig.scatter(x="t_ms", y="count", source=source, size=4, color=IN_FLIGHT_COLOR)
         fig.add_tools(HoverTool(renderers=[dots], tooltips=IN_FLIGHT_TOOLTIPS))
