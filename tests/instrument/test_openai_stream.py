@@ -32,6 +32,15 @@ def test_events_survive_any_split_of_the_byte_stream(split: int) -> None:
     assert read_event(events[-1]).done
 
 
+def test_one_event_per_read_takes_the_short_path_with_the_same_result() -> None:
+    decoder = SseDecoder()
+    events = [e for p in (_chat_chunk("a"), _chat_chunk("b")) for e in decoder.feed(_sse(p))]
+    assert [read_event(e).text for e in events] == ["a", "b"]
+    # A read that ends mid-event still goes through the buffer.
+    assert decoder.feed(b'data: {"choices": [{"text": "c"}]}\n') == []
+    assert [read_event(e).text for e in decoder.feed(b"\n")] == ["c"]
+
+
 def test_comments_event_names_and_multiline_data_follow_the_sse_spec() -> None:
     decoder = SseDecoder()
     events = decoder.feed(b': keep-alive\n\nevent: message\ndata: {"a":\ndata: 1}\nid: 3\n\n')

@@ -37,6 +37,9 @@ class SseDecoder:
         self._data: list[bytes] = []
 
     def feed(self, chunk: bytes) -> list[str]:
+        if not self._buffer and not self._data and _is_one_data_event(chunk):
+            # The common case, one `data:` event per network read, without the line-by-line walk.
+            return [chunk[5:-2].strip(b" \r").decode("utf-8", "replace")]
         self._buffer += chunk
         events: list[str] = []
         while True:
@@ -59,6 +62,10 @@ class SseDecoder:
         events = self.feed(b"\n\n") if self._buffer or self._data else []
         self._buffer = b""
         return events
+
+
+def _is_one_data_event(chunk: bytes) -> bool:
+    return chunk.startswith(b"data:") and chunk.endswith(b"\n\n") and chunk.count(b"\n") == 2
 
 
 def read_event(data: str) -> ChunkInfo:
