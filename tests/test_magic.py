@@ -138,6 +138,7 @@ def test_keyboard_interrupt_reaches_the_user_and_the_partial_run_is_saved(
         ("--name", "--name"),
         ("--slo ttft=200", "ttft"),
         ("--slo ttft_ms=fast", "ttft_ms"),
+        ("--budget 'ttft_ms.p90<=abc'", "budget"),
     ],
 )
 def test_bad_options_give_usage_error_and_do_not_run_the_cell(kernel: Kernel, line: str, named: str) -> None:
@@ -147,6 +148,24 @@ def test_bad_options_give_usage_error_and_do_not_run_the_cell(kernel: Kernel, li
     assert named in result.reply["content"]["evalue"]
     check = kernel.execute(f"'side_effect_{abs(hash(line))}' in globals()")
     assert check.of_type("execute_result")[0]["data"]["text/plain"] == "False"
+
+
+def test_failing_budget_prints_fail_under_the_cell_without_an_error(kernel: Kernel, store: Path) -> None:
+    code = (
+        "%%fmprofile --no-cpu --name budgeted --budget 'wall_s<=0.05, wall_s<=60'\n"
+        "import time\n"
+        "time.sleep(0.2)\n"
+        "budget_cell_ran = True\n"
+    )
+    result = kernel.execute(code)
+    assert result.status == "ok", result.text()
+    out = result.text("stdout")
+    assert "wall_s<=0.05" in out and "FAIL" in out and "budget: 1 of 2 FAILED" in out
+    kinds = [o["msg_type"] for o in result.outputs]
+    table_at = next(i for i, o in enumerate(result.outputs) if "FAIL" in o["content"].get("text", ""))
+    assert "display_data" in kinds[:table_at], kinds  # under the dashboard
+    run = newest_run(store)
+    assert run.name == "budgeted" and run.metrics["budget"]["passed"] is False
 
 
 def test_help_shows_the_options(kernel: Kernel) -> None:

@@ -16,6 +16,8 @@ from typing import Any
 import pandas as pd
 
 from workbench.api import llm_request, span
+from workbench.compare_runs import compare
+from workbench.history import history
 from workbench.model.run import Run
 from workbench.profile import profile
 from workbench.session import last_run
@@ -26,6 +28,8 @@ __version__ = "0.1.0"
 __all__ = [
     "CorruptRunError",
     "Run",
+    "compare",
+    "history",
     "last_run",
     "llm_request",
     "load_run",

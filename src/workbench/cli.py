@@ -32,7 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run store (default: $WORKBENCH_STORE or ./.fmprofile)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("runs", help="list saved runs")
+    runs = commands.add_parser("runs", help="list saved runs")
+    runs.add_argument(
+        "--name", dest="history_name", metavar="NAME", help="runs of this name in time order, with metrics"
+    )
     show = commands.add_parser("show", help="print a run's summary")
     show.add_argument("run", help="run id, id prefix, name, or directory")
     export = commands.add_parser("export", help="export a run for Perfetto, speedscope or a browser")
@@ -45,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_profile_options(record)
     record.add_argument("script", help="the Python script to run")
     record.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
+    add_check_command(commands)
+    add_compare_command(commands)
     serve = commands.add_parser(
         "serve", help="run a local OpenAI-compatible streaming server in the foreground (demos, tests)"
     )
@@ -75,6 +80,91 @@ def cmd_runs(store: Path | None) -> int:
             f"{metrics.get('wall_s', 0):8.3f} {tokens.get('output_tokens', 0):7} "
             f"{'-' if ttft is None else f'{ttft:.1f}':>9}"
         )
+    return 0
+
+
+def cmd_history(name: str, store: Path | None) -> int:
+    from workbench.history import history
+
+    table = history(name, store)
+    if table.empty:
+        print(f"no runs named {name!r} (list them all with `workbench runs`)")
+        return 0
+    header = ("id", "created", "wall_s", "tok/s", "ttft_p50", "ttft_p90", "budget")
+    print(f"{header[0]:24} {header[1]:26} " + " ".join(f"{h:>8}" for h in header[2:]))
+    for row in table.to_dict("records"):
+        passed = row["budget_passed"]
+        budget = "-" if not isinstance(passed, bool) else "pass" if passed else "FAIL"
+        numbers = [
+            _num(row["wall_s"], ".3f"),
+            _num(row["output_tokens_per_s"], ".1f"),
+            _num(row["ttft_ms_p50"], ".1f"),
+            _num(row["ttft_ms_p90"], ".1f"),
+            budget,
+        ]
+        print(f"{row['id']!s:24} {row['created']!s:26} " + " ".join(f"{n:>8}" for n in numbers))
+    return 0
+
+
+def _num(value: object, spec: str) -> str:
+    if isinstance(value, int | float) and value == value:  # not None, not NaN
+        return format(value, spec)
+    return "-"
+
+
+def add_check_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check = commands.add_parser(
+        "check",
+        help="check a saved run against budgets; exit 0 when all pass, 1 when one fails, 2 on usage errors",
+    )
+    check.add_argument("run", help="run id, id prefix, name, directory, or -1 (the latest run)")
+    check.add_argument(
+        "--budget", required=True, metavar="BUDGETS", help="e.g. 'ttft_ms.p90<=250, e2e_ms.p50<=+10%%'"
+    )
+    check.add_argument(
+        "--baseline", metavar="RUN", help="the run relative budgets compare with (-1: the run before RUN)"
+    )
+
+
+def cmd_check(namespace: argparse.Namespace, store: Path | None) -> int:
+    from workbench.analysis.budget import BudgetError, parse_budget
+    from workbench.guard import check_run, resolve_key, table_of
+
+    try:
+        budgets = parse_budget(namespace.budget)
+    except BudgetError as error:
+        print(f"workbench: error: {error}", file=sys.stderr)
+        return 2
+    if namespace.baseline is None and any(b.relative for b in budgets):
+        relative = ", ".join(str(b) for b in budgets if b.relative)
+        print(f"workbench: error: relative budgets ({relative}) need --baseline RUN", file=sys.stderr)
+        return 2
+    run = load_run(resolve_key(namespace.run, store))
+    if namespace.baseline is not None:
+        load_run(resolve_key(namespace.baseline, store, before=run.id))  # unknown baseline: exit 2
+    _, record = check_run(run, namespace.budget, namespace.baseline, store)
+    print(f"{run.name} {run.id}")
+    print(table_of(record))
+    return 0 if record["passed"] else 1
+
+
+def add_compare_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    compare = commands.add_parser("compare", help="compare run B with run A (the baseline)")
+    compare.add_argument("a", metavar="A", help="baseline run: id, id prefix, name, directory, or -1/-2")
+    compare.add_argument("b", metavar="B", help="run compared with A (same forms)")
+    compare.add_argument("--html", type=Path, metavar="OUT", help="also write the compare report to OUT")
+
+
+def cmd_compare(namespace: argparse.Namespace, store: Path | None) -> int:
+    from workbench.compare_runs import compare
+    from workbench.render.diff_report import diff_html, diff_text
+
+    diff = compare(namespace.a, namespace.b, store)
+    print(diff_text(diff))
+    if namespace.html is not None:
+        namespace.html.parent.mkdir(parents=True, exist_ok=True)
+        namespace.html.write_text(diff_html(diff), encoding="utf-8")
+        print(f"\nreport: {namespace.html}")
     return 0
 
 
@@ -125,7 +215,18 @@ def cmd_profile(namespace: argparse.Namespace) -> int:
         session.print_notices()
         if not options.quiet:
             print(summary_text(run), file=sys.stderr)
-    return 0
+    return _report_budget(run)
+
+
+def _report_budget(run: Run) -> int:
+    """The budget table on stderr (stdout is the script's); 1 when a budget failed."""
+    from workbench.guard import table_of
+
+    record = run.metrics.get("budget")
+    if not isinstance(record, dict):
+        return 0
+    print(table_of(record), file=sys.stderr)
+    return 0 if record.get("passed") else 1
 
 
 def cmd_serve(namespace: argparse.Namespace) -> int:
@@ -147,7 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     namespace.store = store
     try:
         if namespace.command == "runs":
-            return cmd_runs(store)
+            return cmd_history(namespace.history_name, store) if namespace.history_name else cmd_runs(store)
+        if namespace.command == "check":
+            return cmd_check(namespace, store)
+        if namespace.command == "compare":
+            return cmd_compare(namespace, store)
         if namespace.command == "show":
             return cmd_show(namespace.run, store)
         if namespace.command == "export":

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import linecache
+import shlex
 import sys
 import threading
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import display
 
 from workbench.model.run import Run
@@ -84,6 +85,7 @@ class CellProfiler:
         self.session = None
         run = session.stop(error)
         show_run(run, session.options)
+        show_budget(run)
         session.print_notices()
         return run
 
@@ -112,6 +114,15 @@ def show_run(run: Run, options: ProfileOptions) -> None:
         display(notebook_bundle(run), raw=True)  # type: ignore[no-untyped-call]
     except Exception as error:
         print(f"{summary_line(run)}  [dashboard failed: {error}; saved: {run.path}]", file=sys.stderr)
+
+
+def show_budget(run: Run) -> None:
+    """The pass/FAIL table under the dashboard, when the run had a budget (information, never an error)."""
+    from workbench.guard import table_of
+
+    record = run.metrics.get("budget")
+    if isinstance(record, dict):
+        print(table_of(record))
 
 
 @magics_class
@@ -143,6 +154,37 @@ FmprofileMagics.fmprofile.__doc__ = (
     + profile_parser().format_help()
 )
 
+
+@magics_class
+class CompareMagics(Magics):
+    @line_magic
+    def fmprofile_compare(self, line: str) -> None:
+        """%fmprofile_compare A B [--store DIR]: compare run B with run A (ids, names, or -1/-2)."""
+        from workbench.compare_runs import compare
+        from workbench.render.diff_report import diff_bundle
+
+        try:
+            a, b, store = _compare_args(line)
+            diff = compare(a, b, store)
+        except (LookupError, OSError, ValueError) as error:
+            raise UsageError(f"%fmprofile_compare: {error}") from None
+        display(diff_bundle(diff), raw=True)  # type: ignore[no-untyped-call]
+
+
+def _compare_args(line: str) -> tuple[str, str, str | None]:
+    words = shlex.split(line)
+    store = None
+    if "--store" in words:
+        at = words.index("--store")
+        if at + 1 >= len(words):
+            raise ValueError("--store needs a directory")
+        store = words[at + 1]
+        del words[at : at + 2]
+    if len(words) != 2:
+        raise ValueError(f"expected two runs, A and B (ids, names, or -1/-2), got {len(words)}: {line!r}")
+    return words[0], words[1], store
+
+
 _profiler: CellProfiler | None = None
 
 
@@ -161,6 +203,7 @@ def load_ipython_extension(shell: Any) -> None:
     shell.events.register("pre_run_cell", profiler.pre_run_cell)
     shell.events.register("post_run_cell", profiler.post_run_cell)
     shell.register_magics(FmprofileMagics(shell, profiler))
+    shell.register_magics(CompareMagics(shell))
     _profiler = profiler
 
 

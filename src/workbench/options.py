@@ -28,6 +28,8 @@ class ProfileOptions:
     capture_text: bool = False
     slo: dict[str, float] | None = None
     quiet: bool = False
+    budget: str | None = None
+    baseline: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -54,6 +56,16 @@ def _slo(text: str) -> dict[str, float]:
         return parse_slo(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _budget(text: str) -> str:
+    from workbench.analysis.budget import BudgetError, parse_budget
+
+    try:
+        parse_budget(text)
+    except BudgetError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def add_profile_options(parser: argparse.ArgumentParser) -> None:
@@ -96,6 +108,19 @@ def add_profile_options(parser: argparse.ArgumentParser) -> None:
         "(keys: ttft_ms, tpot_ms, itl_ms, e2e_ms)",
     )
     parser.add_argument("--quiet", action="store_true", help="no dashboard; the run is still saved")
+    parser.add_argument(
+        "--budget",
+        type=_budget,
+        metavar="BUDGETS",
+        help="performance budgets checked after the run, e.g. 'ttft_ms.p90<=250, e2e_ms.p50<=+10%%' "
+        "(a signed %% is relative to --baseline); pass/FAIL is printed and saved with the run",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="RUN",
+        help="the run relative budgets compare with: id, id prefix, name, directory, or -1 (the latest "
+        "saved run before this one)",
+    )
 
 
 class _RaisingParser(argparse.ArgumentParser):
@@ -135,4 +160,6 @@ def from_namespace(namespace: argparse.Namespace) -> ProfileOptions:
         capture_text=namespace.capture_text,
         slo=namespace.slo,
         quiet=namespace.quiet,
+        budget=namespace.budget,
+        baseline=namespace.baseline,
     )

@@ -17,7 +17,9 @@ class profile:
     """Profile the block; the `Run` it yields is filled in and saved when the block ends.
 
     Options mirror `%%fmprofile`: `name`, `store`, `rate`, `native`, `gil`, `idle`, `cpu`, `tokens`,
-    `capture_text`, and `slo` (a mapping such as `{"ttft_ms": 200}` or the magic's text form).
+    `capture_text`, and `slo` (a mapping such as `{"ttft_ms": 200}` or the magic's text form);
+    `budget` (e.g. "wall_s<=0.5, e2e_ms.p50<=+10%") and `baseline` (a run key, or "-1") are checked when
+    the block ends, into `run.metrics["budget"]` (a failing budget never raises here).
     """
 
     def __init__(
@@ -33,6 +35,8 @@ class profile:
         tokens: bool = True,
         capture_text: bool = False,
         slo: str | Mapping[str, float] | None = None,
+        budget: str | None = None,
+        baseline: str | None = None,
     ) -> None:
         self.options = ProfileOptions(
             name=name,
@@ -46,6 +50,8 @@ class profile:
             capture_text=capture_text,
             slo=_slo(slo),
             quiet=True,
+            budget=_budget(budget),
+            baseline=baseline,
         )
         self._session: ProfileSession | None = None
 
@@ -69,3 +75,12 @@ def _slo(slo: str | Mapping[str, float] | None) -> dict[str, float] | None:
     if slo is None:
         return None
     return parse_slo(slo if isinstance(slo, str) else format_slo(slo))
+
+
+def _budget(text: str | None) -> str | None:
+    """The budget text, validated the way `--budget` is (`BudgetError`, a ValueError, with a caret)."""
+    if text is not None:
+        from workbench.analysis.budget import parse_budget
+
+        parse_budget(text)
+    return text

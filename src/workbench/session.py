@@ -177,6 +177,7 @@ class ProfileSession:
         if error is not None:
             run.error = f"{type(error).__name__}: {error}"
         run.metrics = self._metrics(run, context)
+        self._check_budget(run)
         self._save(run)
         global _last_run
         _last_run = run
@@ -221,6 +222,18 @@ class ProfileSession:
         if run.recording.dropped:
             metrics["dropped_events"] = dict(run.recording.dropped)
         return metrics
+
+    def _check_budget(self, run: Run) -> None:
+        if self.options.budget is None:
+            return
+        from workbench.guard import check_run
+
+        try:
+            _, run.metrics["budget"] = check_run(
+                run, self.options.budget, self.options.baseline, self.options.store
+            )
+        except Exception as error:
+            self.notices.append(f"the budget could not be checked: {type(error).__name__}: {error}")
 
     def _save(self, run: Run) -> None:
         store = self.options.store or default_store()
