@@ -36,7 +36,9 @@ def test_hot_function_cell_through_nbclient(tmp_path: Path, monkeypatch: pytest.
     execute(notebook, tmp_path, monkeypatch)
     run = load_run(Path(list_runs(tmp_path / "store")[-1]["path"]))
     functions = [f["function"] for f in run.metrics["cpu"]["top_functions"]]
-    assert "nb_unique_hot_function" in functions[:2] or "<genexpr>" in functions[:1]
+    # py-spy names the generator by its qualified name (`nb_unique_hot_function.<locals>.<genexpr>`);
+    # whether it or the function itself has more self time varies from run to run.
+    assert any("nb_unique_hot_function" in name for name in functions[:2]), functions
     assert any(
         "nb_unique_hot_function" in [f.function for f in run.recording.stack_frames(s.stack_id)]
         for s in run.recording.samples
