@@ -20,12 +20,18 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.display import display
 
+from workbench.cell_body import CellBody
+from workbench.cell_loop import profile_repeated, profile_sweep
 from workbench.model.run import Run
 from workbench.options import OptionsError, ProfileOptions, parse_options, profile_parser
 from workbench.session import ProfileSession
 
 MAGIC = "%%fmprofile"
 _BEGIN_CALL = "__import__('workbench.magics', fromlist=['begin_cell_profile']).begin_cell_profile({args!r})\n"
+# --repeat / --sweep: the body runs several times, so it cannot stay the cell; the whole cell becomes this
+# one call, which compiles the body and execs it in the user namespace per run (see `cell_body`). Its value
+# (the body's last expression, from the last run) is the cell's value.
+_LOOP_CALL = "__import__('workbench.magics', fromlist=['run_cell_loop']).run_cell_loop({args!r}, {body!r})\n"
 
 
 class CellProfiler:
@@ -45,9 +51,11 @@ class CellProfiler:
             return lines
         args = first[len(MAGIC) :].strip()
         try:
-            parse_options(args)
+            options = parse_options(args)
         except OptionsError as error:
             raise UsageError(f"%%fmprofile: {error}") from None
+        if options.repeat is not None or options.sweep:
+            return [_LOOP_CALL.format(args=args, body="".join(lines[1:]))]
         return [_BEGIN_CALL.format(args=args), *lines[1:]]
 
     def pre_run_cell(self, info: Any) -> None:
@@ -58,7 +66,10 @@ class CellProfiler:
             self._finish(self.session, None)
         first_line, _, body = self.raw_cell.lstrip("\n").partition("\n")
         _show_magic_line_in_tracebacks(cell_file, first_line)
-        session = ProfileSession(parse_options(args), cell_source=body, main_thread_id=threading.get_ident())
+        self.session = self.start_session(parse_options(args), body)
+
+    def start_session(self, options: ProfileOptions, body: str) -> ProfileSession | None:
+        session = ProfileSession(options, cell_source=body, main_thread_id=threading.get_ident())
         try:
             session.start()
         except Exception as error:
@@ -66,9 +77,22 @@ class CellProfiler:
                 f"workbench: profiling is off for this cell ({type(error).__name__}: {error})",
                 file=sys.stderr,
             )
-            return
+            return None
         session.print_notices()
-        self.session = session
+        return session
+
+    def finish_session(self, session: ProfileSession, error: BaseException | None) -> Run:
+        return self._finish(session, error)
+
+    def run_loop(self, options: ProfileOptions, body: CellBody) -> Any:
+        """--repeat / --sweep (see `cell_loop`); the value the cell shows."""
+        __tracebackhide__ = True  # IPython leaves this frame out of tracebacks
+        if self.session is not None:
+            self._finish(self.session, None)
+        if options.sweep:
+            profile_sweep(self, body, options)
+            return None
+        return profile_repeated(self, body, options)
 
     def post_run_cell(self, result: Any) -> None:
         session, self.session = self.session, None
@@ -132,12 +156,16 @@ class FmprofileMagics(Magics):
         self.profiler = profiler
 
     @cell_magic
-    def fmprofile(self, line: str, cell: str) -> None:
+    def fmprofile(self, line: str, cell: str) -> Any:
         # Reached only when the transformer did not rewrite the cell, e.g. through run_cell_magic().
         try:
             options = parse_options(line)
         except OptionsError as error:
             raise UsageError(f"%%fmprofile: {error}") from None
+        if options.repeat is not None or options.sweep:
+            shell = self.profiler.shell
+            filename = shell.compile.cache(cell, shell.execution_count, raw_code=cell)
+            return self.profiler.run_loop(options, CellBody(shell, cell, filename))
         session = ProfileSession(options, cell_source=cell, main_thread_id=threading.get_ident())
         session.start()
         session.print_notices()
@@ -192,6 +220,17 @@ def begin_cell_profile(args: str) -> None:
     """Called from the first line of a `%%fmprofile` cell (written there by the transformer)."""
     if _profiler is not None:
         _profiler.begin(args, sys._getframe(1).f_code.co_filename)
+
+
+def run_cell_loop(args: str, body: str) -> Any:
+    """The whole of a `%%fmprofile --repeat/--sweep` cell (written there by the transformer)."""
+    __tracebackhide__ = True  # IPython leaves this frame out of tracebacks
+    if _profiler is None:
+        raise UsageError("%%fmprofile: the workbench extension is not loaded (%load_ext workbench)")
+    options = parse_options(args)
+    magic_line = f"{MAGIC} {args}".rstrip()
+    cell = CellBody(_profiler.shell, body, sys._getframe(1).f_code.co_filename, 2, magic_line)
+    return _profiler.run_loop(options, cell)
 
 
 def load_ipython_extension(shell: Any) -> None:

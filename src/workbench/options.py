@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from workbench.cell_options import add_cell_options, cell_options
+
 MAX_RATE_HZ = 1000
 
 
@@ -30,6 +32,9 @@ class ProfileOptions:
     quiet: bool = False
     budget: str | None = None
     baseline: str | None = None
+    repeat: int | None = None
+    warmup: int = 0
+    sweep: dict[str, list[Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -136,6 +141,7 @@ def profile_parser(prog: str = "%%fmprofile") -> argparse.ArgumentParser:
         add_help=False,
     )
     add_profile_options(parser)
+    add_cell_options(parser)
     return parser
 
 
@@ -162,4 +168,12 @@ def from_namespace(namespace: argparse.Namespace) -> ProfileOptions:
         quiet=namespace.quiet,
         budget=namespace.budget,
         baseline=namespace.baseline,
+        **_cell_options(namespace),
     )
+
+
+def _cell_options(namespace: argparse.Namespace) -> dict[str, Any]:
+    try:
+        return cell_options(namespace)
+    except ValueError as error:
+        raise OptionsError(str(error)) from None

@@ -18,6 +18,7 @@ from typing import Any
 from workbench.active import Recorder, activate, deactivate
 from workbench.analysis.cpu import cpu_metrics
 from workbench.analysis.critical_path import stage_metrics
+from workbench.analysis.repeat import repeat_metrics
 from workbench.analysis.tokens import token_metrics
 from workbench.clock import RunClock
 from workbench.collectors.base import CollectorContext
@@ -219,6 +220,8 @@ class ProfileSession:
                 samples if isinstance(samples, int) else None,
                 float(rate),  # type: ignore[arg-type]
             )
+        if self.options.repeat is not None:
+            metrics["repeat"] = repeat_metrics(run.recording, self.options.repeat, self.options.warmup)
         if run.recording.dropped:
             metrics["dropped_events"] = dict(run.recording.dropped)
         return metrics

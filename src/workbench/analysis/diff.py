@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.analysis.cpu import FlameNode, flame_tree
+from workbench.analysis.repeat import add_significance
 from workbench.analysis.stacks import is_cell_file
 from workbench.model.run import Run
 
@@ -103,11 +104,12 @@ class RunDiff:
 
 
 def compare(a: Run, b: Run) -> RunDiff:
-    """What changed from run `a` (the baseline) to run `b`."""
+    """What changed from run `a` (the baseline) to run `b`. When both runs are repeated (`--repeat`), the
+    metric table also says whether wall time and tokens/s differ beyond noise (see `analysis.repeat`)."""
     return RunDiff(
         a=a,
         b=b,
-        metrics=metric_deltas(a, b),
+        metrics=add_significance(metric_deltas(a, b), a, b),
         functions=function_deltas(a, b),
         spans=span_deltas(a, b),
         kernels=kernel_deltas(a, b),

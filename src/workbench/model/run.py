@@ -29,6 +29,8 @@ class Run:
     metrics: dict[str, Any] = field(default_factory=dict)
     annotations: list[Annotation] = field(default_factory=list)
     error: str | None = None
+    # A sweep's configuration run names its sweep run here.
+    parent: str | None = None
     path: Path | None = field(default=None, compare=False)
 
     @property

@@ -32,6 +32,7 @@ def run_to_meta(run: Run) -> dict[str, Any]:
         "metrics": run.metrics,
         "annotations": [asdict(a) for a in run.annotations],
         "error": run.error,
+        "parent": run.parent,
     }
 
 
@@ -98,6 +99,7 @@ def meta_to_run(meta: dict[str, Any], recording: Recording) -> Run:
             metrics=dict(meta.get("metrics", {})),
             annotations=[Annotation(**a) for a in meta.get("annotations", [])],
             error=meta.get("error"),
+            parent=meta.get("parent"),
         )
     except KeyError as error:
         raise RunFormatError(f"run.json: missing field {error.args[0]!r}") from error

@@ -65,10 +65,16 @@ def metric_rows(diff: RunDiff) -> list[list[str]]:
             fmt(r.b),
             fmt(r.delta, signed=True),
             _pct(r.delta_pct),
-            _word(r.direction, "–"),
+            _word(r.direction, "–") + _p_value(r),
         ]
         for r in diff.metrics.itertuples()
     ]
+
+
+def _p_value(row: Any) -> str:
+    """Text such as " (p=0.42)" after the direction of a metric compared over repetitions (`--repeat`)."""
+    p = getattr(row, "p_value", None)
+    return "" if p is None or (isinstance(p, float) and math.isnan(p)) else f" (p={p:.2g})"
 
 
 def function_rows(diff: RunDiff, limit: int = TABLE_ROWS) -> list[list[str]]:
@@ -120,7 +126,7 @@ def _escaped(rows: Sequence[Sequence[str]]) -> list[list[str]]:
 def _metric_table(diff: RunDiff) -> Any:
     rows = []
     for row in metric_rows(diff):
-        color = DIRECTION_COLORS.get(row[-1], "#222")
+        color = DIRECTION_COLORS.get(row[-1].split(" ")[0], "#222")
         cells = [html.escape(cell) for cell in row]
         cells[-1] = f'<span style="color: {color}; font-weight: 600">{cells[-1]}</span>'
         cells[3] = f'<span style="color: {color}">{cells[3]}</span>'
