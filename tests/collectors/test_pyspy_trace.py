@@ -43,3 +43,21 @@ def test_the_window_clips_states() -> None:
     ingest_chrometrace(events, recording, origin_ns=0, rate_hz=100, window=(40_000_000, 60_000_000))
     [sample] = recording.samples
     assert (sample.t_ns, sample.duration_ns) == (40_000_000, 20_000_000)
+
+
+def test_the_kernel_finishing_an_execution_on_the_cell_thread_is_not_the_users_work() -> None:
+    kernel = "/site-packages/IPython/core/interactiveshell.py"
+    events = [
+        # 10 ms of the cell, then 5 ms of IPython leaving a context manager before the profile stops.
+        event("B", 0, 7, "run_code", kernel),
+        event("B", 0, 7, "<module>", CELL),
+        event("E", 10_000, 7, "<module>", CELL),
+        event("B", 10_000, 7, "__exit__", "/usr/lib/python3.11/contextlib.py"),
+        event("E", 15_000, 7, "__exit__", "/usr/lib/python3.11/contextlib.py"),
+        event("E", 15_000, 7, "run_code", kernel),
+    ]
+    recording = Recording()
+    ingest_chrometrace(events, recording, origin_ns=0, rate_hz=100, window=(0, 10**12), main_thread_id=7)
+    [sample] = recording.samples
+    assert [f.function for f in recording.stack_frames(sample.stack_id)] == ["<module>"]
+    assert sample.duration_ns == 10_000_000

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from itertools import pairwise
 from typing import Any
 
-from workbench.analysis.stacks import is_parked, trim_stack
+from workbench.analysis.stacks import is_cell_file, is_infrastructure, is_parked, trim_stack
 from workbench.model.events import Frame, StackSample
 from workbench.model.recording import Recording
 
@@ -75,9 +75,19 @@ def ingest_chrometrace(
             # The cell's thread waiting is latency the user feels; another thread waiting is idle.
             if tid != main_thread_id and is_parked(trimmed):
                 trimmed = []
+            # The cell's thread inside the kernel but outside the cell (IPython finishing the execution
+            # before the profile stops) is the kernel's work, not the user's.
+            if tid == main_thread_id and _kernel_work_outside_cell(frames, anchor_files):
+                trimmed = []
             if not trimmed and not include_idle:
                 continue
             count = max(1, round((t1 - t0) / period_ns))
             recording.add_sample(StackSample(t0, tid, recording.intern_stack(trimmed), t1 - t0, count))
             added += 1
     return added
+
+
+def _kernel_work_outside_cell(frames: list[Frame], anchor_files: frozenset[str]) -> bool:
+    if not frames or not is_infrastructure(frames[0]):
+        return False
+    return not any(is_cell_file(f.file) or f.file in anchor_files for f in frames)
