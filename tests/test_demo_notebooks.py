@@ -1,7 +1,7 @@
-"""The serving and RAG demo notebooks, executed headless; assertions on the runs they save.
+"""The serving, RAG and compare-and-tune demo notebooks, executed headless; assertions on the runs they save.
 
-Each notebook starts the local OpenAI-compatible server itself; the tests also check that it is gone
-after the notebook (its last cell stops it, the kernel's exit would too).
+The serving and RAG notebooks start the local OpenAI-compatible server themselves; the tests also check
+that it is gone after the notebook (its last cell stops it, the kernel's exit would too).
 """
 
 from __future__ import annotations
@@ -19,13 +19,15 @@ import psutil
 import pytest
 from nbclient import NotebookClient
 
+from workbench.analysis.sweep import REQUEST_AXES, pareto_front
 from workbench.model.run import Run
-from workbench.store import list_runs, load_run
+from workbench.store import list_runs, load_run, resolve_run
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 SERVING = NOTEBOOKS / "02_serving_client.ipynb"
 RAG = NOTEBOOKS / "03_rag_pipeline.ipynb"
+COMPARE_TUNE = NOTEBOOKS / "05_compare_and_tune.ipynb"
 # Set by tests/conftest_process.py and inherited by the kernel and the servers it starts.
 SESSION_MARKER = "WORKBENCH_TEST_SESSION"
 
@@ -109,7 +111,7 @@ def max_on_the_wire(run: Run) -> int:
 
 
 def test_committed_demo_notebooks_have_no_outputs() -> None:
-    for path in (SERVING, RAG):
+    for path in (SERVING, RAG, COMPARE_TUNE):
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)
         for cell in notebook.cells:
@@ -218,3 +220,59 @@ def _assert_path_covers_the_cell(run: Run, stages: dict[str, Any]) -> None:
         assert after["start_ms"] == pytest.approx(before["end_ms"])
     assert stages["critical_path"]["total_ms"] == pytest.approx(cell["duration_ms"])
     assert {s["kind"] for s in segments} >= {"embedding", "retrieval", "prompt", "llm", "parse"}
+
+
+def test_compare_and_tune_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    notebook, runs = execute(COMPARE_TUNE, tmp_path, monkeypatch)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    store = tmp_path / "store"
+
+    # The sweep: 8 configurations, each a child run whose recorded metrics give the table and the front.
+    sweep = runs["tune"]
+    record = sweep.metrics["sweep"]
+    rows = record["configurations"]
+    assert [r["values"] for r in rows] == [
+        {"batch_size": b, "max_new_tokens": m} for b in (1, 2, 4, 8) for m in (32, 64)
+    ]
+    assert (record["throughput"], record["latency"]) == REQUEST_AXES
+    children = [load_run(resolve_run(r["run_id"], store)) for r in rows]
+    points = []
+    for row, child in zip(rows, children, strict=True):
+        assert child.parent == sweep.id and child.options["sweep"] == row["values"]
+        tokens = child.metrics["tokens"]
+        assert tokens["requests"] == 1
+        assert tokens["output_tokens"] == row["values"]["batch_size"] * row["values"]["max_new_tokens"]
+        points.append((tokens["output_tokens_per_s"], tokens["e2e_ms"]["p90"]))
+    assert [(r["output_tokens_per_s"], r["e2e_ms_p90"]) for r in rows] == points
+    front = pareto_front(points)
+    assert any(front) and [r["pareto"] for r in rows] == front
+    # Eight sequences per decoding step instead of one: more tokens/s, a longer wait for each request.
+    by_config = {(r["values"]["batch_size"], r["values"]["max_new_tokens"]): r for r in rows}
+    assert by_config[(8, 32)]["output_tokens_per_s"] > 2 * by_config[(1, 32)]["output_tokens_per_s"]
+
+    # The comparison of the best two: the report, and the same as data.
+    compare_cell = next(c for c in code if c.source.startswith("%fmprofile_compare"))
+    assert [o for o in compare_cell.outputs if o.output_type == "display_data" and "text/html" in o.data]
+
+    # The guard: the baseline passes its budget, the slower change fails its relative one.
+    guarded = [load_run(Path(m["path"])) for m in list_runs(store) if m.get("name") == "guarded"]
+    assert len(guarded) == 2
+    baseline, regression = guarded
+    assert baseline.metrics["repeat"]["completed"] == regression.metrics["repeat"]["completed"] == 3
+    assert baseline.metrics["budget"]["passed"] is True
+    assert regression.metrics["budget"]["passed"] is False
+    assert regression.metrics["budget"]["baseline"]["id"] == baseline.id
+    [result] = regression.metrics["budget"]["results"]
+    assert result["status"] == "FAIL" and result["baseline"] == baseline.metrics["tokens"]["e2e_ms"]["p50"]
+    assert result["actual"] > 1.1 * result["baseline"]
+    # Only the second run of the name has an earlier one to draw a history sparkline from.
+    assert '"history_sparkline"' in (regression.path / "report.html").read_text()
+    assert '"history_sparkline"' not in (baseline.path / "report.html").read_text()
+
+    text = "".join(o.get("text", "") for c in code for o in c.outputs if o.output_type == "stream")
+    assert "FAIL" in text
+    check_cell = next(c for c in code if "workbench.cli check" in c.source)
+    assert "FAIL" in stdout_of(check_cell) and "exit code: 1" in stdout_of(check_cell)
+    history_shown = code[-1].outputs[0]["data"]["text/plain"]
+    assert baseline.id in history_shown and regression.id in history_shown

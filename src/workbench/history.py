@@ -19,14 +19,15 @@ HISTORY_COLUMNS = [
 def history(name: str, store: str | Path | None = None) -> pd.DataFrame:
     """One row per saved run named `name`, in the order they were taken; key metrics as columns."""
     rows = [
-        _history_row(meta)
+        history_row(meta)
         for meta in list_runs(None if store is None else Path(store))
         if meta.get("name") == name
     ]
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 
 
-def _history_row(meta: dict[str, Any]) -> dict[str, Any]:
+def history_row(meta: dict[str, Any]) -> dict[str, Any]:
+    """The row of one run, from its metadata (what `list_runs` gives: run.json and its path)."""
     metrics = meta.get("metrics") or {}
     tokens = metrics.get("tokens") or {}
 

@@ -1,8 +1,10 @@
-"""The whole dashboard: header, flame graph, timeline, stages, tokens and LLM requests in one column.
+"""The whole dashboard: header, history sparklines, flame graph, timeline, stages, tokens and LLM requests
+in one column.
 
 Every chart on the run clock (timeline, tokens/s, requests in flight, request waterfall) shares one x range,
 so zooming one zooms the others. Panels about LLM requests appear only when the run made some, the stage
-table only when the cell's root span has spans under it.
+table only when the cell's root span has spans under it, the history sparklines only when the run's store
+holds earlier runs of its name.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from workbench.model.run import Run
 from workbench.render.breakdown_plot import BreakdownRenderer
 from workbench.render.flame_plot import FlameRenderer
 from workbench.render.header import HeaderRenderer
+from workbench.render.history_view import HistoryRenderer, HistoryView
 from workbench.render.tables import ModelTableRenderer, StageTableRenderer
 from workbench.render.timeline_plot import TimelineRenderer, run_clock_range
 from workbench.render.timeline_view import TimelineView
@@ -35,6 +38,8 @@ class Dashboard:
 
 class DashboardRenderer:
     def render(self, run: Run) -> Dashboard:
+        # Read from the run's store before drawing: the other runs of its name, for the sparklines.
+        history = HistoryView.from_run(run)
         cell_start = run.metrics.get("cell_start_ms")
         x_range = run_clock_range(
             TimelineView.from_run(run).duration_ms,
@@ -42,6 +47,7 @@ class DashboardRenderer:
         )
         drawn = [
             HeaderRenderer().render(run),
+            HistoryRenderer().render(history),
             FlameRenderer().render(run),
             TimelineRenderer(x_range).render(run),
             StageTableRenderer().render(run),
