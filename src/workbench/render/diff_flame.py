@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from bokeh.models import ColumnDataSource, CustomJS, HoverTool, NumeralTickFormatter, Range1d, TapTool
-from bokeh.plotting import figure
+from bokeh.models import ColumnDataSource, CustomJS, HoverTool, TapTool
 
 from workbench.analysis.diff import DiffNode
-from workbench.render.flame_plot import CHROME_PX, MAX_HEIGHT_PX, ROW_GAP, ROW_PX, ZOOM_JS
+from workbench.render.flame_plot import ROW_GAP, ZOOM_JS, icicle_figure
 from workbench.render.labels import fit_labels
 from workbench.render.layout_parts import attach_label_fitting, data_source, notice
 
@@ -171,22 +170,8 @@ class DiffFlameRenderer:
 
 
 def _figure(view: DiffFlameView) -> Any:
-    rows = view.max_depth + 1
-    fig = figure(
-        title="Differential CPU flame graph · red: larger share of B's time, blue: smaller, grey: same, "
-        "hatched: in one run only · click a frame to zoom, the top to reset",
-        height=min(MAX_HEIGHT_PX, rows * ROW_PX + CHROME_PX),
-        sizing_mode="stretch_width",
-        x_range=Range1d(start=0.0, end=1.0, bounds=(0.0, 1.0)),
-        y_range=Range1d(start=rows, end=0),
-        tools="xpan,xwheel_zoom,reset,save",
-        toolbar_location="above",
-        name="diff_flame",
+    title = (
+        "Differential CPU flame graph · red: larger share of B's time, blue: smaller, grey: same, "
+        "hatched: in one run only · click a frame to zoom, the top to reset"
     )
-    fig.yaxis.visible = False
-    fig.toolbar.logo = None
-    fig.ygrid.visible = False
-    fig.xgrid.visible = False
-    fig.xaxis.formatter = NumeralTickFormatter(format="0%")
-    fig.xaxis.axis_label = "mean share of sampled time (A and B)"
-    return fig
+    return icicle_figure(title, view.max_depth + 1, "diff_flame", "mean share of sampled time (A and B)")

@@ -111,24 +111,28 @@ def source_data(view: FlameView) -> dict[str, list[Any]]:
 
 
 def _figure(view: FlameView) -> Any:
-    rows = view.max_depth + 1
+    title = f"CPU flame graph · {view.total_ms:,.0f} ms sampled · click a frame to zoom, the top to reset"
+    return icicle_figure(title, view.max_depth + 1, "flame", "share of sampled time")
+
+
+def icicle_figure(title: str, rows: int, name: str, axis_label: str) -> Any:
+    """An empty icicle: x is the share of time (0-1), depth 0 (the root) at the top."""
     fig = figure(
-        title=f"CPU flame graph · {view.total_ms:,.0f} ms sampled · click a frame to zoom, the top to reset",
+        title=title,
         height=min(MAX_HEIGHT_PX, rows * ROW_PX + CHROME_PX),
         sizing_mode="stretch_width",
         x_range=Range1d(start=0.0, end=1.0, bounds=(0.0, 1.0)),
-        # Inverted: depth 0 (the root) at the top, an icicle.
         y_range=Range1d(start=rows, end=0),
         tools="xpan,xwheel_zoom,reset,save",
         toolbar_location="above",
-        name="flame",
+        name=name,
     )
     fig.yaxis.visible = False
     fig.toolbar.logo = None
     fig.ygrid.visible = False
     fig.xgrid.visible = False
     fig.xaxis.formatter = NumeralTickFormatter(format="0%")
-    fig.xaxis.axis_label = "share of sampled time"
+    fig.xaxis.axis_label = axis_label
     return fig
 
 
