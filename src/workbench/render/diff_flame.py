@@ -14,6 +14,7 @@ from bokeh.models import ColumnDataSource, CustomJS, HoverTool, TapTool
 
 from workbench.analysis.diff import DiffNode
 from workbench.render.flame_plot import ROW_GAP, ZOOM_JS, icicle_figure
+from workbench.render.flame_view import icicle
 from workbench.render.labels import fit_labels
 from workbench.render.layout_parts import attach_label_fitting, data_source, notice
 
@@ -90,21 +91,10 @@ def _width(node: DiffNode) -> float:
 
 
 def _layout(root: DiffNode, min_width: float, scale: float) -> list[DiffRect]:
-    rects: list[DiffRect] = []
-    pending: list[tuple[DiffNode, float, int]] = [(root, 0.0, 0)]
-    while pending:
-        node, x0, depth = pending.pop()
-        width = _width(node)
-        if width < min_width:
-            continue
-        rects.append(_rect(node, x0, width, depth, scale))
-        cursor = x0
-        placed = []
-        for child in node.sorted_children():
-            placed.append((child, cursor, depth + 1))
-            cursor += _width(child)
-        pending.extend(reversed(placed))
-    return rects
+    return [
+        _rect(node, x0, width, depth, scale)
+        for node, x0, width, depth in icicle(root, _width, DiffNode.sorted_children, min_width)
+    ]
 
 
 def _rect(node: DiffNode, x0: float, width: float, depth: int, scale: float) -> DiffRect:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from workbench.analysis.cpu import FlameNode, flame_tree
 from workbench.model.run import Run
@@ -12,6 +13,7 @@ from workbench.render.palette import package_color, package_of
 # Frames narrower than this share of the root are not sent to the browser (level of detail).
 DEFAULT_MIN_WIDTH = 0.001
 ROOT_NAME = "cell"
+N = TypeVar("N")
 
 
 @dataclass(frozen=True)
@@ -69,24 +71,36 @@ class FlameView:
 
 
 def layout(root: FlameNode, min_width: float) -> list[FlameRect]:
-    """Depth-first placement; iterative because Python stacks can be deeper than the recursion limit."""
     total = root.total_ns
-    rects: list[FlameRect] = []
-    pending: list[tuple[FlameNode, float, int]] = [(root, 0.0, 0)]
+    return [
+        _rect(node, x0, width, depth, total)
+        for node, x0, width, depth in icicle(
+            root, lambda n: n.total_ns / total, FlameNode.sorted_children, min_width
+        )
+    ]
+
+
+def icicle(
+    root: N, width_of: Callable[[N], float], children_of: Callable[[N], Iterable[N]], min_width: float
+) -> Iterator[tuple[N, float, float, int]]:
+    """(node, x0, width, depth) depth-first, children side by side from their parent's left edge.
+
+    Iterative because Python stacks can be deeper than the recursion limit.
+    """
+    pending: list[tuple[N, float, int]] = [(root, 0.0, 0)]
     while pending:
         node, x0, depth = pending.pop()
-        width = node.total_ns / total
+        width = width_of(node)
         if width < min_width:
             # Children are never wider than their parent, so the whole subtree is below the threshold.
             continue
-        rects.append(_rect(node, x0, width, depth, total))
+        yield node, x0, width, depth
         cursor = x0
         placed = []
-        for child in node.sorted_children():
+        for child in children_of(node):
             placed.append((child, cursor, depth + 1))
-            cursor += child.total_ns / total
+            cursor += width_of(child)
         pending.extend(reversed(placed))
-    return rects
 
 
 def _rect(node: FlameNode, x0: float, width: float, depth: int, total_ns: int) -> FlameRect:
