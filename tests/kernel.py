@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,3 +76,15 @@ class Kernel:
     def shutdown(self) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=True)
+
+
+@contextmanager
+def workbench_kernel(cwd: Path, store: Path, env: dict[str, str] | None = None) -> Iterator[Kernel]:
+    """A kernel with the workbench extension loaded, saving runs under `store`; shut down afterwards."""
+    kernel = Kernel(cwd=cwd, env={"WORKBENCH_STORE": str(store), **(env or {})})
+    try:
+        setup = kernel.execute("%load_ext workbench")
+        assert setup.status == "ok", setup.text()
+        yield kernel
+    finally:
+        kernel.shutdown()

@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.kernel import Kernel
+from tests.kernel import Kernel, workbench_kernel
 from workbench.analysis.stacks import is_cell_file, is_infrastructure
 from workbench.store import list_runs, load_run
 
@@ -23,11 +23,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def kernel(store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
-    k = Kernel(cwd=tmp_path_factory.mktemp("cwd"), env={"WORKBENCH_STORE": str(store)})
-    setup = k.execute("%load_ext workbench")
-    assert setup.status == "ok", setup.text()
-    yield k
-    k.shutdown()
+    with workbench_kernel(tmp_path_factory.mktemp("cwd"), store) as k:
+        yield k
 
 
 def newest_run(store: Path):  # type: ignore[no-untyped-def]

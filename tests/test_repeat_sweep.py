@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kernel import Kernel
+from tests.kernel import Kernel, workbench_kernel
 from workbench.analysis.diff import compare
 from workbench.analysis.sweep import pareto_front
 from workbench.model import Run
@@ -24,11 +24,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def kernel(store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
-    k = Kernel(cwd=tmp_path_factory.mktemp("cwd"), env={"WORKBENCH_STORE": str(store)})
-    setup = k.execute("%load_ext workbench")
-    assert setup.status == "ok", setup.text()
-    yield k
-    k.shutdown()
+    with workbench_kernel(tmp_path_factory.mktemp("cwd"), store) as k:
+        yield k
 
 
 def run_named(store: Path, name: str) -> Run:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.kernel import Kernel
+from tests.kernel import workbench_kernel
 
 import workbench as wb
 from workbench.collectors.pyspy import PY_SPY_ENV
@@ -50,9 +50,7 @@ def test_missing_py_spy_falls_back_to_the_in_process_sampler(
 @pytest.mark.kernel
 def test_refused_attach_in_a_kernel_keeps_the_cell_running(tmp_path: Path, refusing_py_spy: Path) -> None:
     store = tmp_path / "store"
-    kernel = Kernel(cwd=tmp_path, env={"WORKBENCH_STORE": str(store), PY_SPY_ENV: str(refusing_py_spy)})
-    try:
-        kernel.execute("%load_ext workbench")
+    with workbench_kernel(tmp_path, store, env={PY_SPY_ENV: str(refusing_py_spy)}) as kernel:
         result = kernel.execute(
             "%%fmprofile --name refused\nvalue = sum(i * i for i in range(2_000_000))\nvalue > 0\n"
         )
@@ -65,8 +63,6 @@ def test_refused_attach_in_a_kernel_keeps_the_cell_running(tmp_path: Path, refus
         assert run.collectors[0].name == "cpu:in-process"
         assert "ptrace" in run.collectors[0].reason or "Permission" in run.collectors[0].reason
         assert run.metrics["cpu"]["samples"] > 0
-    finally:
-        kernel.shutdown()
 
 
 @pytest.fixture(autouse=True)
