@@ -205,9 +205,9 @@ def _nan(value: float | None) -> float:
 
 
 def function_times(run: Run) -> tuple[dict[tuple[str, str], list[int]], int]:
-    """(function, file) -> [self_ns, total_ns, line] over non-idle samples, and the sampled ns."""
+    """(function, file) -> [self_ns, total_ns] over non-idle samples, and the sampled ns."""
     rec = run.recording
-    times: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    times: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     sampled = 0
     for sample in rec.samples:
         frames = rec.stack_frames(sample.stack_id)
@@ -221,9 +221,7 @@ def function_times(run: Run) -> tuple[dict[tuple[str, str], list[int]], int]:
             key = (frame.function, _file(frame.file))
             if key not in seen:
                 seen.add(key)
-                entry = times[key]
-                entry[1] += sample.duration_ns
-                entry[2] = entry[2] or frame.line
+                times[key][1] += sample.duration_ns
     return dict(times), sampled
 
 
