@@ -40,6 +40,11 @@ class Run:
         return float(measured) if isinstance(measured, int | float) else self.duration_ns / 1e9
 
     @property
+    def last_event_ns(self) -> int:
+        """Where the run clock's charts end: the run's end, or a token that arrived after it."""
+        return max([self.duration_ns, *(t.t_ns for t in self.recording.tokens)])
+
+    @property
     def spans(self) -> pd.DataFrame:
         rows = [
             {

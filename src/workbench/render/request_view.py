@@ -92,7 +92,7 @@ class WaterfallView:
         rec = run.recording
         spans = {s.span_id: s for s in rec.spans if s.kind == "llm"}
         metrics = all_request_metrics(rec)
-        end_ns = max([run.duration_ns, *(t.t_ns for t in rec.tokens)])
+        end_ns = run.last_event_ns
         view = cls([], [], [], total_requests=len(metrics))
         for row, m in enumerate(metrics[:max_requests]):
             span = spans[m.request_id]
@@ -254,7 +254,7 @@ class InFlightView:
     @classmethod
     def from_run(cls, run: Run) -> InFlightView:
         rec = run.recording
-        end_ms = max([run.duration_ns, *(t.t_ns for t in rec.tokens)]) / NS_PER_MS
+        end_ms = run.last_event_ns / NS_PER_MS
         series = requests_in_flight(rec)
         t_ms, count = _steps(series, end_ms)
         wire_t_ms, wire_count = _steps(requests_on_the_wire(rec), end_ms)

@@ -86,8 +86,7 @@ class TimelineView:
             )
             for t in rec.tokens
         ]
-        last_event_ns = max([run.duration_ns, *(t.t_ns for t in rec.tokens)])
-        return cls(bars=bars, tokens=tokens, duration_ms=last_event_ns / NS_PER_MS, path=path)
+        return cls(bars=bars, tokens=tokens, duration_ms=run.last_event_ns / NS_PER_MS, path=path)
 
     def bar_columns(self) -> dict[str, list[Any]]:
         data = _columns(self.bars, SpanBar)

@@ -52,7 +52,7 @@ class TokenPanelView:
     @classmethod
     def from_run(cls, run: Run) -> TokenPanelView:
         rec = run.recording
-        end_ns = max([run.duration_ns, *(t.t_ns for t in rec.tokens)])
+        end_ns = run.last_event_ns
         rate = bin_rate(rec.tokens, end_ns / NS_PER_MS)
         requests = [_row(m) for m in all_request_metrics(rec)]
         return cls(rate=rate, requests=requests)
