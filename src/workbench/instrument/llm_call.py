@@ -223,6 +223,10 @@ class LlmCall:
             self._output.append(text)
             self._output_chars += len(text)
 
+    def record_stream_parse_time(self) -> None:
+        """The SDK's time pulling items from the stream, less the time it waited for bytes."""
+        self.attrs["parse_ns"] = max(0, self.pull_ns - self.network_wait_ns)
+
     # -- the end --------------------------------------------------------------------------------
     def finish(self, end_ns: int | None = None) -> None:
         with self._lock:
@@ -234,7 +238,7 @@ class LlmCall:
         if self.network_wait_ns:
             self.attrs["network_wait_ns"] = self.network_wait_ns
         if self.pull_ns:
-            self.attrs["parse_ns"] = max(0, self.pull_ns - self.network_wait_ns)
+            self.record_stream_parse_time()
         if self._output and "error" not in self.attrs:
             output_index(self.recorder).add(span.span_id, "".join(self._output))
         self._output = []

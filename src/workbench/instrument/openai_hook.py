@@ -122,7 +122,7 @@ def _wrap_stream(original: Callable[..., Generator[Any, None, None]]) -> Callabl
                 yield item
         finally:
             inner.close()
-            call.attrs["parse_ns"] = max(0, call.pull_ns - call.network_wait_ns)
+            call.record_stream_parse_time()
 
     __stream__.__wrapped__ = original  # type: ignore[attr-defined]
     return __stream__
@@ -150,7 +150,7 @@ def _wrap_async_stream(
                 yield item
         finally:
             await inner.aclose()
-            call.attrs["parse_ns"] = max(0, call.pull_ns - call.network_wait_ns)
+            call.record_stream_parse_time()
 
     __stream__.__wrapped__ = original  # type: ignore[attr-defined]
     return __stream__
