@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from workbench.model.events import Counter, Frame, Span, StackSample, TokenEvent
+from workbench.model.ops import OpTable
 
 # Bounds that keep an hour-long cell's memory flat; past them events are merged or counted as dropped.
 MAX_SPANS = 200_000
@@ -24,6 +25,8 @@ class Recording:
     stacks: list[tuple[int, ...]] = field(default_factory=list)
     threads: dict[int, str] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
+    # torch.profiler's ops and GPU work, in columns (see `workbench.model.ops`); None when not traced.
+    ops: OpTable | None = field(default=None, compare=False)
     _frame_ids: dict[Frame, int] = field(default_factory=dict, repr=False, compare=False)
     _stack_ids: dict[tuple[int, ...], int] = field(default_factory=dict, repr=False, compare=False)
     _last_token_index: dict[int, int] = field(default_factory=dict, repr=False, compare=False)

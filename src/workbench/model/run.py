@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.model.events import Annotation, CollectorStatus
+from workbench.model.ops import OpTable
 from workbench.model.recording import Recording
 
 SCHEMA_VERSION = 1
@@ -62,6 +63,12 @@ class Run:
         ]
         columns = ["span_id", "name", "kind", "start_ms", "end_ms", "duration_ms", "parent_id", "thread"]
         return pd.DataFrame(rows, columns=None if rows else columns)
+
+    @property
+    def ops(self) -> pd.DataFrame:
+        """torch.profiler's CPU ops and GPU kernels, copies and runtime calls (empty when not traced)."""
+        table = self.recording.ops
+        return OpTable.empty().frame() if table is None else table.frame()
 
     @property
     def requests(self) -> pd.DataFrame:

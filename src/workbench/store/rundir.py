@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from workbench.model.ops import OpTable
+from workbench.model.ops_io import OpsFormatError, ops_from_bytes, ops_to_bytes
 from workbench.model.run import Run
 from workbench.model.serialize import (
     RunFormatError,
@@ -19,6 +21,7 @@ from workbench.model.serialize import (
 
 RUN_FILE = "run.json"
 EVENTS_FILE = "events.json.gz"
+OPS_FILE = "ops.npz"
 
 
 class CorruptRunError(Exception):
@@ -38,6 +41,8 @@ def save_run(run: Run, runs_dir: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     events = json.dumps(recording_to_events(run.recording), separators=(",", ":")).encode()
     write_atomic(path / EVENTS_FILE, gzip.compress(events, compresslevel=5))
+    if run.recording.ops is not None:
+        write_atomic(path / OPS_FILE, ops_to_bytes(run.recording.ops))
     write_meta(run, path)
     run.path = path
     return path
@@ -75,9 +80,19 @@ def load_run(path: Path) -> Run:
         recording = events_to_recording(events)
     except RunFormatError as error:
         raise CorruptRunError(f"{events_path}: {error}") from error
+    recording.ops = _load_ops(path / OPS_FILE)
     try:
         run = meta_to_run(meta, recording)
     except RunFormatError as error:
         raise CorruptRunError(f"{path}: {error}") from error
     run.path = path
     return run
+
+
+def _load_ops(file: Path) -> OpTable | None:
+    if not file.exists():
+        return None
+    try:
+        return ops_from_bytes(file.read_bytes())
+    except (OSError, OpsFormatError) as error:
+        raise CorruptRunError(f"{file}: {error}") from error
