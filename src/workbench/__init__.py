@@ -18,6 +18,7 @@ import pandas as pd
 from workbench.api import llm_request, span
 from workbench.compare_runs import compare
 from workbench.history import history
+from workbench.import_trace import load_kineto
 from workbench.model.run import Run
 from workbench.profile import profile
 from workbench.session import last_run
@@ -32,9 +33,11 @@ __all__ = [
     "history",
     "last_run",
     "llm_request",
+    "load_kineto",
     "load_run",
     "profile",
     "runs",
+    "show",
     "span",
 ]
 
@@ -47,6 +50,28 @@ RUN_COLUMNS = [
 def load_run(id_or_path: str | Path, store: str | Path | None = None) -> Run:
     """A saved run, by directory, id, unique id prefix, or name (the newest with that name)."""
     return _load_run_dir(resolve_run(id_or_path, None if store is None else Path(store)))
+
+
+def show(run: Run | str | Path, store: str | Path | None = None) -> None:
+    """Display a run's dashboard in the notebook: a `Run` (e.g. from `load_kineto`), or a saved run's id,
+    id prefix, name or directory. Outside a notebook, print its summary."""
+    from IPython.display import display
+
+    from workbench.render import notebook_bundle, summary_text
+
+    if not isinstance(run, Run):
+        run = load_run(run, store)
+    if _in_notebook():
+        display(notebook_bundle(run), raw=True)  # type: ignore[no-untyped-call]
+    else:
+        print(summary_text(run))
+
+
+def _in_notebook() -> bool:
+    from IPython import get_ipython
+
+    shell = get_ipython()  # type: ignore[no-untyped-call]
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def runs(store: str | Path | None = None) -> pd.DataFrame:

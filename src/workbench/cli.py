@@ -1,4 +1,4 @@
-"""The `workbench` command: list, show, export and record runs."""
+"""The `workbench` command: list, show, export, import and record runs."""
 
 from __future__ import annotations
 
@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_profile_options(record)
     record.add_argument("script", help="the Python script to run")
     record.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
+    imported = commands.add_parser(
+        "import", help="save a torch.profiler (Kineto) trace, .json or .json.gz, as a run"
+    )
+    imported.add_argument("trace", type=Path, help="the trace file (e.g. from export_chrome_trace)")
+    imported.add_argument("--name", help="a name for the run (default: the file's name)")
     add_check_command(commands)
     add_compare_command(commands)
     serve = commands.add_parser(
@@ -229,6 +234,20 @@ def _report_budget(run: Run) -> int:
     return 0 if record.get("passed") else 1
 
 
+def cmd_import(trace: Path, name: str | None, store: Path | None) -> int:
+    from workbench.import_trace import load_kineto
+    from workbench.importers.kineto import KinetoFormatError
+    from workbench.render import summary_text
+
+    try:
+        run = load_kineto(trace, name=name, store=store)
+    except KinetoFormatError as error:
+        print(f"workbench: error: {error}", file=sys.stderr)
+        return 2
+    print(summary_text(run))
+    return 0
+
+
 def cmd_serve(namespace: argparse.Namespace) -> int:
     try:
         config = config_from_namespace(namespace)
@@ -257,6 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_show(namespace.run, store)
         if namespace.command == "export":
             return cmd_export(namespace.run, namespace.format, namespace.output, store)
+        if namespace.command == "import":
+            return cmd_import(namespace.trace, namespace.name, store)
         if namespace.command == "serve":
             return cmd_serve(namespace)
         return cmd_profile(namespace)

@@ -11,6 +11,8 @@ from typing import Any, NoReturn
 from workbench.cell_options import add_cell_options, cell_options
 
 MAX_RATE_HZ = 1000
+MAX_NVML_RATE_HZ = 100
+DEFAULT_NVML_RATE_HZ = 10.0
 
 
 class OptionsError(ValueError):
@@ -27,6 +29,10 @@ class ProfileOptions:
     idle: bool = False
     cpu: bool = True
     tokens: bool = True
+    # None: on when torch is imported and CUDA is available (see collectors/torch_ops.py)
+    kernels: bool | None = None
+    # None: the default rate, and no notice when there is no NVIDIA driver; 0 turns telemetry off
+    nvml_rate: float | None = None
     capture_text: bool = False
     slo: dict[str, float] | None = None
     quiet: bool = False
@@ -51,6 +57,16 @@ def _rate(text: str) -> int:
         ) from None
     if not 1 <= value <= MAX_RATE_HZ:
         raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_RATE_HZ} Hz, got {value}")
+    return value
+
+
+def _nvml_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected samples per second, got {text!r}") from None
+    if not 0 <= value <= MAX_NVML_RATE_HZ:
+        raise argparse.ArgumentTypeError(f"must be between 0 (off) and {MAX_NVML_RATE_HZ} Hz, got {text}")
     return value
 
 
@@ -99,6 +115,25 @@ def add_profile_options(parser: argparse.ArgumentParser) -> None:
         dest="tokens",
         action="store_false",
         help="do not record LLM requests (transformers generate(), openai, httpx)",
+    )
+    kernels = parser.add_mutually_exclusive_group()
+    kernels.add_argument(
+        "--kernels",
+        dest="kernels",
+        action="store_const",
+        const=True,
+        default=None,
+        help="trace torch operators and, with CUDA, GPU kernels and copies (torch.profiler); on by default "
+        "when torch is imported and CUDA is available",
+    )
+    kernels.add_argument(
+        "--no-kernels", dest="kernels", action="store_const", const=False, help="do not run torch.profiler"
+    )
+    parser.add_argument(
+        "--nvml-rate",
+        type=_nvml_rate,
+        metavar="HZ",
+        help=f"GPU telemetry samples per second from NVML (default: {DEFAULT_NVML_RATE_HZ:g}; 0: off)",
     )
     parser.add_argument(
         "--capture-text",
@@ -163,6 +198,8 @@ def from_namespace(namespace: argparse.Namespace) -> ProfileOptions:
         idle=namespace.idle,
         cpu=namespace.cpu,
         tokens=namespace.tokens,
+        kernels=namespace.kernels,
+        nvml_rate=namespace.nvml_rate,
         capture_text=namespace.capture_text,
         slo=namespace.slo,
         quiet=namespace.quiet,

@@ -17,6 +17,7 @@ class profile:
     """Profile the block; the `Run` it yields is filled in and saved when the block ends.
 
     Options mirror `%%fmprofile`: `name`, `store`, `rate`, `native`, `gil`, `idle`, `cpu`, `tokens`,
+    `kernels` (None: on when torch is imported and CUDA is available), `nvml_rate` (Hz; 0: off),
     `capture_text`, and `slo` (a mapping such as `{"ttft_ms": 200}` or the magic's text form);
     `budget` (e.g. "wall_s<=0.5, e2e_ms.p50<=+10%") and `baseline` (a run key, or "-1") are checked when
     the block ends, into `run.metrics["budget"]` (a failing budget never raises here).
@@ -33,6 +34,8 @@ class profile:
         idle: bool = False,
         cpu: bool = True,
         tokens: bool = True,
+        kernels: bool | None = None,
+        nvml_rate: float | None = None,
         capture_text: bool = False,
         slo: str | Mapping[str, float] | None = None,
         budget: str | None = None,
@@ -47,6 +50,8 @@ class profile:
             idle=idle,
             cpu=cpu,
             tokens=tokens,
+            kernels=kernels,
+            nvml_rate=nvml_rate,
             capture_text=capture_text,
             slo=_slo(slo),
             quiet=True,

@@ -18,6 +18,7 @@ from typing import Any
 from workbench.active import Recorder, activate, deactivate
 from workbench.analysis.cpu import cpu_metrics
 from workbench.analysis.critical_path import stage_metrics
+from workbench.analysis.gpu import gpu_metrics
 from workbench.analysis.repeat import repeat_metrics
 from workbench.analysis.tokens import token_metrics
 from workbench.clock import RunClock
@@ -30,6 +31,7 @@ from workbench.model.events import CollectorStatus, Span
 from workbench.model.recording import Recording
 from workbench.model.run import Run
 from workbench.options import ProfileOptions
+from workbench.session_gpu import GpuCollectors
 from workbench.store import rundir
 from workbench.store.index import default_store, runs_dir
 
@@ -70,6 +72,7 @@ class ProfileSession:
         self._context: CollectorContext | None = None
         self._recorder: Recorder | None = None
         self._root: Span | None = None
+        self._gpu: GpuCollectors | None = None
 
     def start(self) -> Run:
         clock = RunClock.start()
@@ -134,6 +137,11 @@ class ProfileSession:
                 self._import_watcher.start()
         else:
             self.statuses.append(CollectorStatus("tokens", False, "disabled with --no-tokens"))
+        # Last, so torch.profiler's own start-up is not in the CPU profile's cell window.
+        self._gpu = GpuCollectors(self.options)
+        self._gpu.start(context)
+        self.notices.extend(self._gpu.notices)
+        self._gpu.notices.clear()
 
     def _install_hook(self, hook: Hook, late: bool = False) -> None:
         with self._hooks_lock:
@@ -185,6 +193,11 @@ class ProfileSession:
         return run
 
     def _stop_hooks_and_collectors(self) -> None:
+        if self._gpu is not None:
+            self._gpu.stop()
+            self.statuses.extend(self._gpu.statuses)
+            self.notices.extend(self._gpu.notices)
+            self._gpu = None
         with self._hooks_lock:
             if self._import_watcher is not None:
                 self._import_watcher.stop()
@@ -220,6 +233,9 @@ class ProfileSession:
                 samples if isinstance(samples, int) else None,
                 float(rate),  # type: ignore[arg-type]
             )
+        gpu = gpu_metrics(run.recording, (context.window_start_ns, end), context.notes)
+        if gpu is not None:
+            metrics["gpu"] = gpu
         if self.options.repeat is not None:
             metrics["repeat"] = repeat_metrics(run.recording, self.options.repeat, self.options.warmup)
         if run.recording.dropped:

@@ -1,8 +1,9 @@
 """A run as a Chrome Trace Event Format document, for Perfetto, chrome://tracing and Speedscope.
 
-Three processes keep the tracks apart in the viewer: "Python (spans and tokens)" with one track per thread
+Processes keep the tracks apart in the viewer: "Python (spans and tokens)" with one track per thread
 that recorded spans, "CPU samples (py-spy)" with one track of nested function slices per sampled thread,
-and "Telemetry" for counters. Times are microseconds on the run clock (0 = run start).
+"Telemetry" for counters, and torch.profiler's host ops and one process per GPU (see `chrome_ops`).
+Times are microseconds on the run clock (0 = run start).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from workbench.export.chrome_ops import op_events
 from workbench.model.events import Frame, Span, StackSample
 from workbench.model.recording import Recording
 from workbench.model.run import Run
@@ -246,13 +248,14 @@ def chrome_trace(run: Run) -> dict[str, Any]:
     body = _span_events(run, python, timeline) + _token_events(run, python, timeline)
     samples = _sample_events(run.recording, cpu, timeline)
     counters = _counter_events(run, timeline)
+    ops = [] if run.recording.ops is None else op_events(run.recording.ops, timeline.end_ns)
     metadata = _process_metadata(PID_PYTHON) + python.metadata()
     if run.recording.samples:
         metadata += _process_metadata(PID_CPU) + cpu.metadata()
     if counters:
         metadata += _process_metadata(PID_TELEMETRY)
     return {
-        "traceEvents": metadata + body + samples + counters,
+        "traceEvents": metadata + body + samples + counters + ops,
         "displayTimeUnit": "ms",
         "otherData": {"run_id": run.id, "run_name": run.name, "created": run.created},
     }

@@ -12,6 +12,7 @@ from typing import Any
 
 from workbench.analysis.cpu import top_functions
 from workbench.model.run import Run
+from workbench.render.gpu_summary import gpu_lines, gpu_phrase
 from workbench.render.model_view import goodput_phrase
 from workbench.render.run_metrics import token_metrics_of
 from workbench.render.stage_view import StageView
@@ -45,6 +46,7 @@ class SummaryView:
     error: str | None
     dropped: dict[str, int]
     stages: StageView
+    gpu: dict[str, Any] | None
 
     @classmethod
     def from_run(cls, run: Run) -> SummaryView:
@@ -60,10 +62,14 @@ class SummaryView:
             error=run.error,
             dropped=dict(run.recording.dropped),
             stages=StageView.from_run(run),
+            gpu=run.metrics.get("gpu") if isinstance(run.metrics.get("gpu"), dict) else None,
         )
 
     def line(self) -> str:
         parts = [f"{self.name}: {self.wall_s:.3f} s wall", self.cpu_phrase(), self.token_phrase()]
+        gpu = gpu_phrase(self.gpu)
+        if gpu:
+            parts.append(gpu)
         good = (self.tokens or {}).get("goodput")
         if good and good.get("requests"):
             share = good.get("share")
@@ -84,6 +90,7 @@ class SummaryView:
             f"  latency      {self.latency_phrase()}",
         ]
         lines += self.request_lines() + self.stage_lines()
+        lines += [_field(label, text) for label, text in gpu_lines(self.gpu)]
         lines += [f"  collectors   {self.collectors_phrase()}"]
         lines += [f"  skipped      {name}: {reason}" for name, reason in self.skipped]
         if self.error:

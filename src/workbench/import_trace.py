@@ -1,0 +1,33 @@
+"""`wb.load_kineto()` and `workbench import`: a torch.profiler trace recorded anywhere, as a saved run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workbench.analysis.gpu import gpu_metrics
+from workbench.model.run import Run
+from workbench.store import rundir
+from workbench.store.index import default_store, runs_dir
+
+
+def load_kineto(
+    path: str | Path, name: str | None = None, store: str | Path | None = None, save: bool = True
+) -> Run:
+    """A torch.profiler (Kineto) trace, .json or .json.gz, as a Run with the op timeline and GPU metrics.
+
+    Saved in the store (default: $WORKBENCH_STORE or ./.fmprofile) unless `save=False`, so
+    `workbench show`, `compare` and the dashboard work on it like on a profiled cell. Raises
+    `KinetoFormatError` naming the file when it is not a Kineto trace."""
+    from workbench.importers.kineto import read_kineto, run_from_kineto
+
+    run = run_from_kineto(read_kineto(path), name=name)
+    gpu = gpu_metrics(run.recording, (0, run.duration_ns))
+    if gpu is not None:
+        run.metrics["gpu"] = gpu
+    if save:
+        from workbench.session import write_artifacts
+
+        target = rundir.save_run(run, runs_dir(Path(store) if store is not None else default_store()))
+        for problem in write_artifacts(run, target):
+            print(f"workbench: {problem}")
+    return run
