@@ -1,4 +1,4 @@
-"""The serving, RAG and compare-and-tune demo notebooks, executed headless; assertions on the runs they save.
+"""The serving, RAG, GPU and compare-and-tune notebooks, executed headless; assertions on the runs they save.
 
 The serving and RAG notebooks start the local OpenAI-compatible server themselves; the tests also check
 that it is gone after the notebook (its last cell stops it, the kernel's exit would too).
@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 SERVING = NOTEBOOKS / "02_serving_client.ipynb"
 RAG = NOTEBOOKS / "03_rag_pipeline.ipynb"
+GPU = NOTEBOOKS / "04_gpu_generate.ipynb"
 COMPARE_TUNE = NOTEBOOKS / "05_compare_and_tune.ipynb"
 # Set by tests/conftest_process.py and inherited by the kernel and the servers it starts.
 SESSION_MARKER = "WORKBENCH_TEST_SESSION"
@@ -111,7 +112,7 @@ def max_on_the_wire(run: Run) -> int:
 
 
 def test_committed_demo_notebooks_have_no_outputs() -> None:
-    for path in (SERVING, RAG, COMPARE_TUNE):
+    for path in (SERVING, RAG, GPU, COMPARE_TUNE):
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)
         for cell in notebook.cells:
@@ -276,3 +277,29 @@ def test_compare_and_tune_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert "FAIL" in stdout_of(check_cell) and "exit code: 1" in stdout_of(check_cell)
     history_shown = code[-1].outputs[0]["data"]["text/plain"]
     assert baseline.id in history_shown and regression.id in history_shown
+
+
+def test_gpu_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On this CPU machine: aten ops on the run clock inside the stages, and an imported trace."""
+    notebook, runs = execute(GPU, tmp_path, monkeypatch)
+    assert_dashboards(notebook, ["gpu-generate"])
+    run = runs["gpu-generate"]
+    ops = run.ops
+    assert (ops["name"] == "aten::addmm").sum() > 0
+    stages = {s.name: s for s in run.recording.spans}
+    loop = stages["greedy loop with .item()"]
+    items = ops[ops["name"] == "aten::item"]
+    # 16 steps, each one `.item()` inside the loop's span (a sync per token on a GPU)
+    inside = items[(items["start_ms"] >= loop.start_ns / 1e6) & (items["end_ms"] <= loop.end_ns / 1e6)]
+    assert len(inside) == 16
+    gpu = run.metrics["gpu"]
+    if not run.environment.get("cuda_devices"):
+        assert "GPU tracing not possible" in gpu["gpu_note"]
+    else:
+        assert gpu["counts"]["kernel"] > 0 and 0 < gpu["busy_share"] <= 1
+    imported = runs["imported-forward"]
+    assert imported.environment["imported_from"].endswith("forward.json")
+    assert (imported.ops["category"] == "cpu_op").sum() > 0
+    outputs = [o for c in notebook.cells for o in c.get("outputs", [])]
+    html_outputs = [o for o in outputs if "text/html" in o.get("data", {})]
+    assert len([o for o in html_outputs if "imported-forward" in o["data"]["text/plain"]]) == 1

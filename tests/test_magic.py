@@ -136,6 +136,9 @@ def test_keyboard_interrupt_reaches_the_user_and_the_partial_run_is_saved(
         ("--slo ttft=200", "ttft"),
         ("--slo ttft_ms=fast", "ttft_ms"),
         ("--budget 'ttft_ms.p90<=abc'", "budget"),
+        ("--nvml-rate fast", "--nvml-rate"),
+        ("--nvml-rate 500", "--nvml-rate"),
+        ("--kernels --no-kernels", "--no-kernels"),
     ],
 )
 def test_bad_options_give_usage_error_and_do_not_run_the_cell(kernel: Kernel, line: str, named: str) -> None:
@@ -177,3 +180,23 @@ def test_no_cpu_and_skipped_collectors_are_reported(kernel: Kernel, store: Path)
     run = newest_run(store)
     assert any(c.name == "cpu" and not c.started and "--no-cpu" in c.reason for c in run.collectors)
     assert "--no-cpu" in result.of_type("display_data")[0]["data"]["text/plain"]
+
+
+def test_kernels_trace_torch_ops_with_one_notice_and_no_raw_torch_output(kernel: Kernel, store: Path) -> None:
+    code = (
+        "%%fmprofile --kernels --no-cpu --name ops\n"
+        "import torch\n"
+        "x = torch.randn(64, 64)\n"
+        "for _ in range(3):\n"
+        "    y = x @ x\n"
+    )
+    result = kernel.execute(code)
+    assert result.status == "ok", result.text()
+    err = result.text("stderr")
+    if not newest_run(store).environment.get("cuda_devices"):
+        assert err.count("GPU tracing not possible") == 1, err
+    assert "USDT" not in result.text() and "profiler_start" not in result.text()
+    run = newest_run(store)
+    assert (run.ops["name"] == "aten::mm").sum() == 3
+    [bundle] = [o for o in result.of_type("display_data") if "text/html" in o["data"]]
+    assert "torch ops" in bundle["data"]["text/plain"]

@@ -1,4 +1,4 @@
-"""torch.profiler under a profile on this CPU machine: aten ops on the run clock, aligned with spans and tokens."""
+"""torch.profiler in a profile on this CPU machine: aten ops on the run clock, aligned with spans, tokens."""
 
 from __future__ import annotations
 
@@ -94,7 +94,9 @@ def test_ops_of_other_threads_are_traced(tmp_path: Path) -> None:
     assert int(np.isin(table.name_id, tanh).sum()) == 3
 
 
-def test_cpu_only_build_says_why_there_are_no_kernels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cpu_only_build_says_why_there_are_no_kernels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA: the CPU-only message does not apply")
     with wb.profile(store=tmp_path, cpu=False, kernels=True) as run:

@@ -1,4 +1,4 @@
-"""Names of the telemetry counter series, shared by the collectors that write them and the views that draw them.
+"""Names of telemetry counter series, shared by the collectors that write them and the views that draw them.
 
 A series name is `<source><index>.<metric>`: `gpu0.util_pct` is NVML's reading of device 0,
 `cuda0.allocated_bytes` is torch's caching allocator on CUDA device 0 (torch's and NVML's device

@@ -1,10 +1,11 @@
-"""The whole dashboard: header, history sparklines, flame graph, timeline, stages, tokens and LLM requests
-in one column.
+"""The whole dashboard: header, history sparklines, flame graph, timeline, torch ops and GPU kernels, GPU
+telemetry, stages, tokens and LLM requests in one column.
 
-Every chart on the run clock (timeline, tokens/s, requests in flight, request waterfall) shares one x range,
-so zooming one zooms the others. Panels about LLM requests appear only when the run made some, the stage
-table only when the cell's root span has spans under it, the history sparklines only when the run's store
-holds earlier runs of its name.
+Every chart on the run clock (timeline, op timeline, telemetry tracks, tokens/s, requests in flight, request
+waterfall) shares one x range, so zooming one zooms the others. Panels about LLM requests appear only when
+the run made some, the op timeline and GPU panel only when torch.profiler or NVML recorded something, the
+stage table only when the cell's root span has spans under it, the history sparklines only when the run's
+store holds earlier runs of its name.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from bokeh.layouts import column
+from bokeh.models import Column
 
 from workbench.model.run import Run
 from workbench.render.breakdown_plot import BreakdownRenderer
 from workbench.render.flame_plot import FlameRenderer
+from workbench.render.gpu_panel import GpuPanelRenderer
 from workbench.render.header import HeaderRenderer
 from workbench.render.history_view import HistoryRenderer, HistoryView
+from workbench.render.ops_plot import OpsTimelineRenderer
 from workbench.render.tables import ModelTableRenderer, StageTableRenderer
 from workbench.render.timeline_plot import TimelineRenderer, run_clock_range
 from workbench.render.timeline_view import TimelineView
@@ -50,6 +54,8 @@ class DashboardRenderer:
             HistoryRenderer().render(history),
             FlameRenderer().render(run),
             TimelineRenderer(x_range).render(run),
+            OpsTimelineRenderer(x_range).render(run),
+            GpuPanelRenderer(x_range).render(run),
             StageTableRenderer().render(run),
             TokenRateRenderer(x_range).render(run),
             InFlightRenderer(x_range).render(run),
@@ -68,6 +74,10 @@ class DashboardRenderer:
 def _height(part: Any) -> int:
     if getattr(part, "height", None):
         return int(part.height) + _vertical_margin(part)
+    if isinstance(part, Column):
+        children = list(part.children)
+        spacing = int(part.spacing or 0) if isinstance(part.spacing, int) else 0
+        return sum(_height(child) for child in children) + spacing * max(len(children) - 1, 0)
     # A row is as tall as its tallest child.
     return max((_height(child) for child in getattr(part, "children", [])), default=0)
 

@@ -17,7 +17,8 @@ CHROME_PX = 130
 MAX_HEIGHT_PX = 700
 LANE_GAP = 0.08
 # Same left and right borders on every run-clock chart, so their x axes line up on the page.
-MIN_BORDER_LEFT = 70
+# Room for the op timeline's row labels (thread and stream names), so every x axis starts at one place.
+MIN_BORDER_LEFT = 130
 MIN_BORDER_RIGHT = 40
 
 SPAN_TOOLTIPS = """

@@ -1,0 +1,195 @@
+"""Reading a large torch.profiler (Kineto) trace: our importer against Holistic Trace Analysis' parser.
+
+Builds a ~1e6-event trace by repeating diff_control_cuda.json.gz's events (each copy shifted by the
+trace's span, correlation ids offset so they stay unique), gzips it into a temporary folder, then times
+each parser in its own subprocess so that the peak RSS it reports is its own.
+
+    .venv/bin/python benchmarks/bench_kineto.py [--events 1000000]
+
+HTA is installed into benchmarks/.venv-hta on the first run (never into the project's .venv: its pins
+would fight ours). It needs no torch; its trace parser needs only numpy, pandas, psutil and PyYAML, so the
+package goes in with --no-deps plus those four.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gzip
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import venv
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT.parent / "shared" / "data" / "kineto" / "diff_control_cuda.json.gz"
+HTA_VENV = ROOT / "benchmarks" / ".venv-hta"
+RESULTS = ROOT / "benchmarks" / "results"
+HTA_PACKAGES = ["holistictraceanalysis==0.5.0"]
+HTA_PARSER_DEPS = ["numpy", "pandas", "psutil", "pyyaml"]
+
+OURS = """
+import json, resource, sys, time
+from workbench.importers.kineto import ops_from_kineto, read_kineto, KinetoClockMap
+usage0 = resource.getrusage(resource.RUSAGE_SELF)
+cpu0 = usage0.ru_utime + usage0.ru_stime
+start = time.perf_counter()
+trace = read_kineto(sys.argv[1])
+table = ops_from_kineto(trace, KinetoClockMap.from_origin_ns(trace.start_ns))
+seconds = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_SELF)
+cpu = usage.ru_utime + usage.ru_stime - cpu0
+print(json.dumps({"seconds": seconds, "cpu_s": cpu, "peak_mb": usage.ru_maxrss / 1024, "events": len(table)}))
+"""
+
+# parse_trace_file is HTA's one-file entry point (TraceAnalysis and Trace call it once per rank).
+HTA = """
+import json, logging, resource, sys, time
+from hta.common.trace import parse_trace_file
+logging.disable(logging.WARNING)
+usage0 = resource.getrusage(resource.RUSAGE_SELF)
+cpu0 = usage0.ru_utime + usage0.ru_stime
+start = time.perf_counter()
+meta, frame, symbols = parse_trace_file(sys.argv[1])
+seconds = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_SELF)
+cpu = usage.ru_utime + usage.ru_stime - cpu0
+print(json.dumps({"seconds": seconds, "cpu_s": cpu, "peak_mb": usage.ru_maxrss / 1024, "events": len(frame)}))
+"""
+
+
+def build_trace(events: int, folder: Path) -> tuple[Path, int]:
+    """A gzipped trace of about `events` events made of shifted copies of the source trace."""
+    with gzip.open(SOURCE) as file:
+        trace = json.load(file)
+    originals = trace["traceEvents"]
+    timed = [e for e in originals if isinstance(e.get("ts"), int | float)]
+    span = max(e["ts"] + e.get("dur", 0) for e in timed) - min(e["ts"] for e in timed) + 1000
+    ids = [e["args"]["correlation"] for e in originals if "correlation" in e.get("args", {})]
+    id_step = max(ids) + 1
+    copies = max(1, round(events / len(originals)))
+    out: list[dict[str, Any]] = []
+    for copy in range(copies):
+        for event in originals:
+            if event.get("ph") == "M" and copy:
+                continue
+            shifted = dict(event, ts=event["ts"] + copy * span) if "ts" in event else dict(event)
+            args = event.get("args")
+            if isinstance(args, dict) and "correlation" in args:
+                shifted["args"] = dict(args, correlation=args["correlation"] + copy * id_step)
+            if event.get("ph") in ("s", "f") and "id" in event:
+                shifted["id"] = event["id"] + copy * id_step
+            out.append(shifted)
+    trace["traceEvents"] = out
+    path = folder / "large_trace.json.gz"
+    with gzip.open(path, "wt", compresslevel=6) as file:
+        json.dump(trace, file)
+    return path, len(out)
+
+
+def ensure_hta() -> Path:
+    python = HTA_VENV / "bin" / "python"
+    check = [str(python), "-c", "import hta.common.trace"]
+    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
+        return python
+    venv.create(HTA_VENV, with_pip=True)
+    pip = [str(python), "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, "--no-deps", *HTA_PACKAGES], check=True)
+    subprocess.run([*pip, *HTA_PARSER_DEPS], check=True)
+    subprocess.run(check, check=True)
+    return python
+
+
+def measure(python: Path, code: str, trace: Path) -> dict[str, Any]:
+    done = subprocess.run(
+        [str(python), "-c", code, str(trace)], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{python} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        cpu = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in cpuinfo.read_text().splitlines()
+                if "model name" in line
+            ),
+            "",
+        )
+
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu or platform.processor(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def write_results(rows: list[dict[str, Any]], events: int, size_mb: float) -> None:
+    info = machine()
+    date = datetime.date.today().isoformat()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    payload = {"date": date, "machine": info, "events": events, "gzip_mb": size_mb, "results": rows}
+    (RESULTS / "kineto.json").write_text(json.dumps(payload, indent=2) + "\n")
+    lines = [
+        f"# Reading a {events:,}-event Kineto trace ({size_mb:.1f} MB gzipped)",
+        "",
+        f"{date}; {info['nproc']} CPUs, {info['cpu']}; Python {info['python']}. "
+        "Each parser runs in its own process; peak is that process's maximum RSS. "
+        "CPU s (user + system) is the fairer number on a shared machine.",
+        "",
+        "| parser | events | wall s | CPU s | peak MB | × ours (wall) | × ours (memory) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['parser']} | {row['events']:,} | {row['seconds']:.2f} | {row['cpu_s']:.2f} "
+            f"| {row['peak_mb']:.0f} "
+            f"| {row['time_ratio']:.1f} | {row['memory_ratio']:.1f} |"
+        )
+    (RESULTS / "kineto.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--no-hta", action="store_true", help="time only our importer")
+    options = parser.parse_args()
+    if not SOURCE.exists():
+        print(f"missing {SOURCE}", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as folder:
+        trace, events = build_trace(options.events, Path(folder))
+        size_mb = trace.stat().st_size / 1e6
+        print(f"{events:,} events, {size_mb:.1f} MB gzipped")
+        parsers = {"workbench (msgspec)": (Path(sys.executable), OURS)}
+        if not options.no_hta:
+            parsers["HTA parse_trace_file"] = (ensure_hta(), HTA)
+        rows = [{"parser": name, **measure(python, code, trace)} for name, (python, code) in parsers.items()]
+    ours = rows[0]
+    for row in rows:
+        row["time_ratio"] = row["seconds"] / ours["seconds"]
+        row["memory_ratio"] = row["peak_mb"] / ours["peak_mb"]
+        print(
+            f"{row['parser']:<24} {row['events']:>10,} {row['seconds']:8.2f} s {row['peak_mb']:8.0f} MB "
+            f"{row['cpu_s']:8.2f} s CPU {row['time_ratio']:6.1f}x"
+        )
+    write_results(rows, events, size_mb)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Importers: traces written by other tools, converted once onto the run clock."""
