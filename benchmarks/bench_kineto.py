@@ -1,6 +1,6 @@
 """Reading a large torch.profiler (Kineto) trace: our importer against Holistic Trace Analysis' parser.
 
-Builds a ~1e6-event trace by repeating diff_control_cuda.json.gz's events (each copy shifted by the
+Builds a trace of 1e6 complete ("X") events by repeating diff_control_cuda.json.gz's events (each copy shifted by the
 trace's span, correlation ids offset so they stay unique), gzips it into a temporary folder, then times
 each parser in its own subprocess so that the peak RSS it reports is its own.
 
@@ -64,7 +64,8 @@ print(json.dumps({"seconds": seconds, "cpu_s": cpu, "peak_mb": usage.ru_maxrss /
 
 
 def build_trace(events: int, folder: Path) -> tuple[Path, int]:
-    """A gzipped trace of about `events` events made of shifted copies of the source trace."""
+    """A gzipped trace of at least `events` complete events made of shifted copies of the source trace;
+    returns its path and its number of events of every kind."""
     with gzip.open(SOURCE) as file:
         trace = json.load(file)
     originals = trace["traceEvents"]
@@ -72,7 +73,9 @@ def build_trace(events: int, folder: Path) -> tuple[Path, int]:
     span = max(e["ts"] + e.get("dur", 0) for e in timed) - min(e["ts"] for e in timed) + 1000
     ids = [e["args"]["correlation"] for e in originals if "correlation" in e.get("args", {})]
     id_step = max(ids) + 1
-    copies = max(1, round(events / len(originals)))
+    # Count what a parser keeps: complete ("X") events; flow and metadata events come along.
+    complete = sum(1 for e in originals if e.get("ph") == "X")
+    copies = max(1, -(-events // complete))
     out: list[dict[str, Any]] = []
     for copy in range(copies):
         for event in originals:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench.analysis.gpu import gpu_metrics
+from workbench.model.events import CollectorStatus
 from workbench.model.run import Run
 from workbench.store import rundir
 from workbench.store.index import default_store, runs_dir
@@ -21,6 +22,10 @@ def load_kineto(
     from workbench.importers.kineto import read_kineto, run_from_kineto
 
     run = run_from_kineto(read_kineto(path), name=name)
+    table = run.recording.ops
+    events = 0 if table is None else len(table)
+    source = f"{events:,} events imported from {Path(path).name}"
+    run.collectors.append(CollectorStatus("kernels", True, source))
     gpu = gpu_metrics(run.recording, (0, run.duration_ns))
     if gpu is not None:
         run.metrics["gpu"] = gpu
