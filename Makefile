@@ -35,6 +35,7 @@ test: install browser lint
 
 bench: install
 	$(BIN)/python benchmarks/bench_overhead.py
+	$(BIN)/python benchmarks/bench_kineto.py
 
 clean:
 	rm -rf $(VENV) out .fmprofile notebooks/.fmprofile

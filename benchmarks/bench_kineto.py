@@ -1,8 +1,9 @@
 """Reading a large torch.profiler (Kineto) trace: our importer against Holistic Trace Analysis' parser.
 
-Builds a trace of 1e6 complete ("X") events by repeating diff_control_cuda.json.gz's events (each copy shifted by the
-trace's span, correlation ids offset so they stay unique), gzips it into a temporary folder, then times
-each parser in its own subprocess so that the peak RSS it reports is its own.
+Builds a trace of 1e6 complete ("X") events by repeating diff_control_cuda.json.gz's events (each copy
+shifted by the trace's span, correlation ids offset so they stay unique), gzips it into a temporary
+folder, then times each parser in its own subprocess so that the peak RSS it reports is its own. Last,
+the whole import (convert, GPU metrics, save, trace.json and report.html, the notebook output) is timed.
 
     .venv/bin/python benchmarks/bench_kineto.py [--events 1000000]
 
@@ -45,6 +46,34 @@ seconds = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_SELF)
 cpu = usage.ru_utime + usage.ru_stime - cpu0
 print(json.dumps({"seconds": seconds, "cpu_s": cpu, "peak_mb": usage.ru_maxrss / 1024, "events": len(table)}))
+"""
+
+# From the file to a saved run with its dashboard: what `workbench import` does, step by step.
+END_TO_END = """
+import json, resource, sys, tempfile, time
+from pathlib import Path
+from workbench.analysis.gpu import gpu_metrics
+from workbench.importers.kineto import read_kineto, run_from_kineto
+from workbench.render import notebook_bundle
+from workbench.session import write_artifacts
+from workbench.store import rundir
+steps = {}
+def timed(name, call):
+    start = time.perf_counter()
+    value = call()
+    steps[name] = time.perf_counter() - start
+    return value
+run = timed("read and convert", lambda: run_from_kineto(read_kineto(sys.argv[1])))
+run.metrics["gpu"] = timed("GPU metrics", lambda: gpu_metrics(run.recording, (0, run.duration_ns)))
+with tempfile.TemporaryDirectory() as folder:
+    path = timed("save run (ops.npz)", lambda: rundir.save_run(run, Path(folder)))
+    timed("trace.json, report.html", lambda: write_artifacts(run, path))
+    sizes = {p.name: p.stat().st_size / 1e6 for p in path.iterdir()}
+bundle = timed("notebook output", lambda: notebook_bundle(run))
+sizes["notebook output"] = len(json.dumps(bundle)) / 1e6
+usage = resource.getrusage(resource.RUSAGE_SELF)
+result = {"steps": steps, "sizes_mb": sizes, "peak_mb": usage.ru_maxrss / 1024}
+print(json.dumps({**result, "events": len(run.recording.ops)}))
 """
 
 # parse_trace_file is HTA's one-file entry point (TraceAnalysis and Trace call it once per rank).
@@ -139,11 +168,20 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write_results(rows: list[dict[str, Any]], events: int, size_mb: float) -> None:
+def write_results(
+    rows: list[dict[str, Any]], events: int, size_mb: float, end_to_end: dict[str, Any] | None
+) -> None:
     info = machine()
     date = datetime.date.today().isoformat()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    payload = {"date": date, "machine": info, "events": events, "gzip_mb": size_mb, "results": rows}
+    payload = {
+        "date": date,
+        "machine": info,
+        "events": events,
+        "gzip_mb": size_mb,
+        "results": rows,
+        "end_to_end": end_to_end,
+    }
     (RESULTS / "kineto.json").write_text(json.dumps(payload, indent=2) + "\n")
     lines = [
         f"# Reading a {events:,}-event Kineto trace ({size_mb:.1f} MB gzipped)",
@@ -161,7 +199,24 @@ def write_results(rows: list[dict[str, Any]], events: int, size_mb: float) -> No
             f"| {row['peak_mb']:.0f} "
             f"| {row['time_ratio']:.1f} | {row['memory_ratio']:.1f} |"
         )
+    if end_to_end is not None:
+        lines += _end_to_end_lines(end_to_end)
     (RESULTS / "kineto.md").write_text("\n".join(lines) + "\n")
+
+
+def _end_to_end_lines(result: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        f"From the file to a saved run and its dashboard ({result['events']:,} events kept, "
+        f"peak {result['peak_mb']:.0f} MB):",
+        "",
+        "| step | s |",
+        "| --- | ---: |",
+    ]
+    lines += [f"| {step} | {seconds:.2f} |" for step, seconds in result["steps"].items()]
+    lines += ["", "| output | MB |", "| --- | ---: |"]
+    lines += [f"| {name} | {size:.1f} |" for name, size in sorted(result["sizes_mb"].items())]
+    return lines
 
 
 def main() -> int:
@@ -170,6 +225,9 @@ def main() -> int:
     )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--no-hta", action="store_true", help="time only our importer")
+    parser.add_argument(
+        "--no-end-to-end", action="store_true", help="skip saving the run and rendering its dashboard"
+    )
     options = parser.parse_args()
     if not SOURCE.exists():
         print(f"missing {SOURCE}", file=sys.stderr)
@@ -182,6 +240,7 @@ def main() -> int:
         if not options.no_hta:
             parsers["HTA parse_trace_file"] = (ensure_hta(), HTA)
         rows = [{"parser": name, **measure(python, code, trace)} for name, (python, code) in parsers.items()]
+        end_to_end = None if options.no_end_to_end else measure(Path(sys.executable), END_TO_END, trace)
     ours = rows[0]
     for row in rows:
         row["time_ratio"] = row["seconds"] / ours["seconds"]
@@ -190,7 +249,11 @@ def main() -> int:
             f"{row['parser']:<24} {row['events']:>10,} {row['seconds']:8.2f} s {row['peak_mb']:8.0f} MB "
             f"{row['cpu_s']:8.2f} s CPU {row['time_ratio']:6.1f}x"
         )
-    write_results(rows, events, size_mb)
+    if end_to_end is not None:
+        for step, seconds in end_to_end["steps"].items():
+            print(f"  {step:<28} {seconds:6.2f} s")
+        print("  sizes (MB): " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(end_to_end["sizes_mb"].items())))
+    write_results(rows, events, size_mb, end_to_end)
     return 0
 
 
