@@ -9,13 +9,14 @@ Times are microseconds on the run clock (0 = run start).
 from __future__ import annotations
 
 import gzip
-import json
 import math
 import os
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from workbench.export.chrome_ops import op_events
 from workbench.model.events import Frame, Span, StackSample
@@ -264,6 +265,7 @@ def chrome_trace(run: Run) -> dict[str, Any]:
 def write_chrome_trace(run: Run, path: str | os.PathLike[str]) -> Path:
     """Write the trace as JSON (gzipped when `path` ends in .gz, which Perfetto also opens)."""
     target = Path(path)
-    data = json.dumps(chrome_trace(run), separators=(",", ":")).encode()
+    # msgspec writes a million-event trace several times faster than json.dumps (kernel traces are big).
+    data = msgspec.json.encode(chrome_trace(run))
     target.write_bytes(gzip.compress(data) if target.suffix == ".gz" else data)
     return target
