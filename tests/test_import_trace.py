@@ -11,18 +11,14 @@ from pathlib import Path
 import pytest
 
 import workbench as wb
+from tests.kineto_data import kineto_trace
 from workbench.importers.kineto import KinetoFormatError
 from workbench.store import CorruptRunError, load_run
-
-KINETO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kineto"
 
 
 @pytest.fixture
 def alexnet() -> Path:
-    path = KINETO / "alexnet_cuda.json.gz"
-    if not path.exists():
-        pytest.skip(f"recorded Kineto traces not found at {KINETO} (shared data folder absent)")
-    return path
+    return kineto_trace("alexnet_cuda.json.gz")
 
 
 def cli(*args: str, store: Path) -> subprocess.CompletedProcess[str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections import Counter as Tally
 from pathlib import Path
 from typing import Any
@@ -11,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.kineto_data import kineto_trace, raw_events
 from workbench.analysis.gpu import gpu_metrics
 from workbench.analysis.gpu_ops import union_ns
 from workbench.importers.kineto import read_kineto, run_from_kineto
@@ -18,18 +17,9 @@ from workbench.model.events import Counter, Span
 from workbench.model.recording import Recording
 from workbench.model.series import ALLOCATED_BYTES, UTIL_PCT, nvml_series, torch_series
 
-KINETO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "kineto"
 
-
-def trace_file(name: str) -> Path:
-    path = KINETO / name
-    if not path.exists():
-        pytest.skip(f"recorded Kineto traces not found at {KINETO} (shared data folder absent)")
-    return path
-
-
-def raw_events(path: Path) -> list[dict[str, Any]]:
-    return [e for e in json.loads(gzip.decompress(path.read_bytes()))["traceEvents"] if e.get("ph") == "X"]
+def complete_events(path: Path) -> list[dict[str, Any]]:
+    return [e for e in raw_events(path) if e.get("ph") == "X"]
 
 
 def reference_union(intervals: list[tuple[float, float]]) -> float:
@@ -43,11 +33,11 @@ def reference_union(intervals: list[tuple[float, float]]) -> float:
 
 @pytest.mark.parametrize("name", ["alexnet_cuda.json.gz", "sampled_rank0_cuda.json.gz"])
 def test_kernel_summary_matches_the_trace(name: str) -> None:
-    path = trace_file(name)
+    path = kineto_trace(name)
     run = run_from_kineto(read_kineto(path))
     metrics = gpu_metrics(run.recording, (0, run.duration_ns))
     assert metrics is not None
-    kernels = [e for e in raw_events(path) if e["cat"] == "kernel"]
+    kernels = [e for e in complete_events(path) if e["cat"] == "kernel"]
     counts = Tally(e["name"] for e in kernels)
     totals: dict[str, float] = {}
     for e in kernels:
@@ -59,7 +49,7 @@ def test_kernel_summary_matches_the_trace(name: str) -> None:
         assert row["total_ms"] == pytest.approx(totals[row["name"]] / 1e3, rel=1e-6)
     assert metrics["counts"]["kernel"] == len(kernels)
     # Busy time: the union of kernels, copies and memsets on the device, each counted once.
-    work = [e for e in raw_events(path) if e["cat"] in ("kernel", "gpu_memcpy", "gpu_memset")]
+    work = [e for e in complete_events(path) if e["cat"] in ("kernel", "gpu_memcpy", "gpu_memset")]
     expected = reference_union([(e["ts"], e["ts"] + e["dur"]) for e in work]) / 1e3
     [device] = metrics["devices"]
     assert device["busy_ms"] == pytest.approx(expected, rel=1e-6)
@@ -67,11 +57,11 @@ def test_kernel_summary_matches_the_trace(name: str) -> None:
 
 
 def test_launch_overhead_and_synchronisations() -> None:
-    path = trace_file("sampled_rank0_cuda.json.gz")
+    path = kineto_trace("sampled_rank0_cuda.json.gz")
     run = run_from_kineto(read_kineto(path))
     metrics = gpu_metrics(run.recording, (0, run.duration_ns))
     assert metrics is not None
-    runtime = [e for e in raw_events(path) if e["cat"] == "cuda_runtime"]
+    runtime = [e for e in complete_events(path) if e["cat"] == "cuda_runtime"]
     launches = [e["dur"] for e in runtime if e["name"] == "cudaLaunchKernel"]
     launch = metrics["launch"]
     assert launch["calls"] >= len(launches) > 0

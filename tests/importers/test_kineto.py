@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.kineto_data import kineto_trace, raw_events
 from workbench.importers.kineto import (
     MAX_OPS,
     KinetoClockMap,
@@ -25,21 +26,7 @@ from workbench.importers.kineto import (
 from workbench.model.ops import CATEGORIES, OpTable
 from workbench.model.ops_io import ops_from_bytes, ops_to_bytes
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "kineto"
 SKIPPED = ("M", "s", "f", "i")
-
-
-def data_file(name: str) -> Path:
-    path = DATA / name
-    if not path.exists():
-        pytest.skip(f"recorded Kineto traces not found at {DATA.resolve()} (shared test data is absent)")
-    return path
-
-
-def raw_events(path: Path) -> list[dict[str, Any]]:
-    with gzip.open(path) as file:
-        events: list[dict[str, Any]] = json.load(file)["traceEvents"]
-    return events
 
 
 def complete(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -48,12 +35,12 @@ def complete(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def alexnet() -> KinetoTrace:
-    return read_kineto(data_file("alexnet_cuda.json.gz"))
+    return read_kineto(kineto_trace("alexnet_cuda.json.gz"))
 
 
 @pytest.fixture(scope="module")
 def alexnet_events() -> list[dict[str, Any]]:
-    return raw_events(data_file("alexnet_cuda.json.gz"))
+    return raw_events(kineto_trace("alexnet_cuda.json.gz"))
 
 
 def table_of(trace: KinetoTrace, **options: Any) -> OpTable:
@@ -62,7 +49,7 @@ def table_of(trace: KinetoTrace, **options: Any) -> OpTable:
 
 @pytest.mark.parametrize("name", ["alexnet_cuda.json.gz", "sampled_rank0_cuda.json.gz"])
 def test_counts_per_category_match_the_json(name: str) -> None:
-    path = data_file(name)
+    path = kineto_trace(name)
     expected = Counter(e["cat"] for e in complete(raw_events(path)))
     frame = table_of(read_kineto(path)).frame()
     counts = frame["category"].value_counts().to_dict()
@@ -115,7 +102,7 @@ def test_lanes_are_threads_first_then_streams(alexnet: KinetoTrace) -> None:
 
 
 def test_unnamed_threads_get_a_default_label() -> None:
-    trace = read_kineto(data_file("diff_control_cuda.json.gz"))
+    trace = read_kineto(kineto_trace("diff_control_cuda.json.gz"))
     labels = [lane.label for lane in table_of(trace).lanes if lane.kind == "thread"]
     assert "thread -1029147072" in labels
 
@@ -135,11 +122,11 @@ def test_kernel_and_copy_details(alexnet: KinetoTrace, alexnet_events: list[dict
 
 
 def test_cpu_op_shapes_detail_and_empty_shapes_omitted() -> None:
-    events = raw_events(data_file("diff_control_cuda.json.gz"))
+    events = raw_events(kineto_trace("diff_control_cuda.json.gz"))
     shaped = next(
         e for e in complete(events) if e["cat"] == "cpu_op" and any(e["args"].get("Input Dims", []))
     )
-    trace = read_kineto(data_file("diff_control_cuda.json.gz"))
+    trace = read_kineto(kineto_trace("diff_control_cuda.json.gz"))
     frame = table_of(trace).frame()
     details = set(frame.loc[frame["name"] == shaped["name"], "detail"])
     assert f"shapes {json.dumps(shaped['args']['Input Dims'])}" in details
@@ -182,7 +169,7 @@ def test_drop_names_and_max_events(alexnet: KinetoTrace) -> None:
 
 def test_plain_and_gzipped_files_read_the_same(alexnet: KinetoTrace, tmp_path: Path) -> None:
     plain = tmp_path / "trace.json.gz"  # the gzip magic decides, not the suffix
-    plain.write_bytes(gzip.decompress(data_file("alexnet_cuda.json.gz").read_bytes()))
+    plain.write_bytes(gzip.decompress(kineto_trace("alexnet_cuda.json.gz").read_bytes()))
     again = read_kineto(plain)
     assert np.array_equal(again.ts_rel_us, alexnet.ts_rel_us)
     assert again.names == alexnet.names and again.device_properties == alexnet.device_properties
@@ -271,7 +258,7 @@ def test_from_origin_and_the_plain_formula() -> None:
 
 
 def test_a_converted_table_round_trips_through_ops_io() -> None:
-    table = table_of(read_kineto(data_file("sampled_rank0_cuda.json.gz")))
+    table = table_of(read_kineto(kineto_trace("sampled_rank0_cuda.json.gz")))
     again = ops_from_bytes(ops_to_bytes(table))
     for column in ("start_ns", "end_ns", "category", "name_id", "lane_id", "correlation", "detail_id"):
         assert np.array_equal(getattr(again, column), getattr(table, column)), column

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.tiny_gpt2 import tiny_gpt2
 
 import workbench as wb
 
@@ -18,11 +19,7 @@ NEW_TOKENS = 6
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    torch.manual_seed(0)
-    config = transformers.GPT2Config(n_layer=2, n_head=2, n_embd=32, vocab_size=500, n_positions=64)
-    folder = tmp_path_factory.mktemp("tiny-gpt2")
-    transformers.GPT2LMHeadModel(config).save_pretrained(folder)
-    return transformers.GPT2LMHeadModel.from_pretrained(folder).eval()
+    return tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"))
 
 
 def generate(model: Any, batch: int, **kwargs: Any) -> Any:
