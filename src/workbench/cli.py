@@ -38,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show = commands.add_parser("show", help="print a run's summary")
     show.add_argument("run", help="run id, id prefix, name, or directory")
+    show.add_argument(
+        "--findings", action="store_true", help="print every finding with its evidence (not the summary)"
+    )
+    commands.add_parser("findings", help="list the kinds of finding the rules report (for --ignore-finding)")
     export = commands.add_parser("export", help="export a run for Perfetto, speedscope or a browser")
     export.add_argument("run", help="run id, id prefix, name, or directory")
     export.add_argument("--format", choices=sorted(EXPORT_FORMATS), required=True)
@@ -248,6 +252,29 @@ def cmd_import(trace: Path, name: str | None, store: Path | None) -> int:
     return 0
 
 
+def cmd_show_findings(key: str, store: Path | None) -> int:
+    from workbench.render.findings_text import findings_text
+
+    run = _load(key, store)
+    if "findings" not in run.metrics:  # a run saved before findings existed: find them now
+        from workbench.analysis.findings import find_bottlenecks
+
+        findings, _ = find_bottlenecks(run)
+    else:
+        findings = run.findings
+    print(f"Findings of {run.name!r} ({run.id}), largest estimated gain first:")
+    print(findings_text(findings))
+    return 0
+
+
+def cmd_finding_kinds() -> int:
+    from workbench.analysis.findings import RULES
+
+    for kind, entry in sorted(RULES.items()):
+        print(f"{kind:<28} {entry.summary}")
+    return 0
+
+
 def cmd_serve(namespace: argparse.Namespace) -> int:
     try:
         config = config_from_namespace(namespace)
@@ -273,7 +300,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if namespace.command == "compare":
             return cmd_compare(namespace, store)
         if namespace.command == "show":
+            if namespace.findings:
+                return cmd_show_findings(namespace.run, store)
             return cmd_show(namespace.run, store)
+        if namespace.command == "findings":
+            return cmd_finding_kinds()
         if namespace.command == "export":
             return cmd_export(namespace.run, namespace.format, namespace.output, store)
         if namespace.command == "import":

@@ -41,6 +41,7 @@ class ProfileOptions:
     repeat: int | None = None
     warmup: int = 0
     sweep: dict[str, list[Any]] | None = None
+    ignore_findings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -68,6 +69,16 @@ def _nvml_rate(text: str) -> float:
     if not 0 <= value <= MAX_NVML_RATE_HZ:
         raise argparse.ArgumentTypeError(f"must be between 0 (off) and {MAX_NVML_RATE_HZ} Hz, got {text}")
     return value
+
+
+def _finding_kind(text: str) -> str:
+    from workbench.analysis.findings import UnknownFindingKind, check_kinds
+
+    try:
+        check_kinds([text])
+    except UnknownFindingKind as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def _slo(text: str) -> dict[str, float]:
@@ -149,6 +160,16 @@ def add_profile_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="no dashboard; the run is still saved")
     parser.add_argument(
+        "--ignore-finding",
+        dest="ignore_findings",
+        type=_finding_kind,
+        action="append",
+        default=[],
+        metavar="KIND",
+        help="do not report findings of this kind for this run (repeat for more; `workbench findings` "
+        "lists the kinds)",
+    )
+    parser.add_argument(
         "--budget",
         type=_budget,
         metavar="BUDGETS",
@@ -205,6 +226,7 @@ def from_namespace(namespace: argparse.Namespace) -> ProfileOptions:
         quiet=namespace.quiet,
         budget=namespace.budget,
         baseline=namespace.baseline,
+        ignore_findings=tuple(namespace.ignore_findings),
         **_cell_options(namespace),
     )
 

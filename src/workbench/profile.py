@@ -20,7 +20,8 @@ class profile:
     `kernels` (None: on when torch is imported and CUDA is available), `nvml_rate` (Hz; 0: off),
     `capture_text`, and `slo` (a mapping such as `{"ttft_ms": 200}` or the magic's text form);
     `budget` (e.g. "wall_s<=0.5, e2e_ms.p50<=+10%") and `baseline` (a run key, or "-1") are checked when
-    the block ends, into `run.metrics["budget"]` (a failing budget never raises here).
+    the block ends, into `run.metrics["budget"]` (a failing budget never raises here). Findings are in
+    `run.findings`; `ignore_findings` leaves kinds out.
     """
 
     def __init__(
@@ -40,6 +41,7 @@ class profile:
         slo: str | Mapping[str, float] | None = None,
         budget: str | None = None,
         baseline: str | None = None,
+        ignore_findings: tuple[str, ...] = (),
     ) -> None:
         self.options = ProfileOptions(
             name=name,
@@ -57,6 +59,7 @@ class profile:
             quiet=True,
             budget=_budget(budget),
             baseline=baseline,
+            ignore_findings=_ignored(ignore_findings),
         )
         self._session: ProfileSession | None = None
 
@@ -73,6 +76,14 @@ class profile:
         assert self._session is not None
         self._session.stop(error=exc)
         self._session.print_notices()
+
+
+def _ignored(kinds: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Finding kinds to leave out, checked the way --ignore-finding is (ValueError naming the bad one)."""
+    from workbench.analysis.findings import check_kinds
+
+    check_kinds(kinds)
+    return tuple(kinds)
 
 
 def _slo(slo: str | Mapping[str, float] | None) -> dict[str, float] | None:

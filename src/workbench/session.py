@@ -187,6 +187,7 @@ class ProfileSession:
             run.error = f"{type(error).__name__}: {error}"
         run.metrics = self._metrics(run, context)
         self._check_budget(run)
+        self._find(run)
         self._save(run)
         global _last_run
         _last_run = run
@@ -253,6 +254,14 @@ class ProfileSession:
             )
         except Exception as error:
             self.notices.append(f"the budget could not be checked: {type(error).__name__}: {error}")
+
+    def _find(self, run: Run) -> None:
+        from workbench.session_findings import add_findings
+
+        try:
+            self.notices.extend(add_findings(run, self.options))
+        except Exception as error:
+            self.notices.append(f"findings could not be computed: {type(error).__name__}: {error}")
 
     def _save(self, run: Run) -> None:
         store = self.options.store or default_store()

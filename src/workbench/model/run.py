@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.model.events import Annotation, CollectorStatus
+from workbench.model.finding import Finding
 from workbench.model.ops import OpTable
 from workbench.model.recording import Recording
 
@@ -63,6 +64,18 @@ class Run:
         ]
         columns = ["span_id", "name", "kind", "start_ms", "end_ms", "duration_ms", "parent_id", "thread"]
         return pd.DataFrame(rows, columns=None if rows else columns)
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Bottlenecks found in this run, largest estimated gain first (see `workbench.analysis.findings`)."""
+        return [Finding.from_dict(f) for f in self.metrics.get("findings") or [] if isinstance(f, dict)]
+
+    @property
+    def findings_table(self) -> pd.DataFrame:
+        """`findings` as a DataFrame: kind, severity, title, gain_ms, assumption, suggestion, evidence."""
+        columns = ["kind", "severity", "title", "gain_ms", "assumption", "suggestion", "evidence"]
+        rows = [{c: getattr(f, c) for c in columns} for f in self.findings]
+        return pd.DataFrame(rows, columns=columns)
 
     @property
     def ops(self) -> pd.DataFrame:

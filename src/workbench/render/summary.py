@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.analysis.cpu import top_functions
+from workbench.model.finding import Finding
 from workbench.model.run import Run
+from workbench.render.findings_text import findings_text
 from workbench.render.gpu_summary import gpu_lines, gpu_phrase
 from workbench.render.model_view import goodput_phrase
 from workbench.render.run_metrics import token_metrics_of
 from workbench.render.stage_view import StageView
 
 TOP_N = 5
+TOP_FINDINGS = 3
 # Long lines are wrapped here, under their value's column, so the report's height stays computable.
 WRAP_WIDTH = 100
 VALUE_COLUMN = 15
@@ -47,6 +50,7 @@ class SummaryView:
     dropped: dict[str, int]
     stages: StageView
     gpu: dict[str, Any] | None
+    findings: list[Finding]
 
     @classmethod
     def from_run(cls, run: Run) -> SummaryView:
@@ -63,6 +67,7 @@ class SummaryView:
             dropped=dict(run.recording.dropped),
             stages=StageView.from_run(run),
             gpu=run.metrics.get("gpu") if isinstance(run.metrics.get("gpu"), dict) else None,
+            findings=run.findings,
         )
 
     def line(self) -> str:
@@ -75,6 +80,8 @@ class SummaryView:
             share = good.get("share")
             percent = f" ({share:.0%})" if share is not None else ""
             parts.append(f"goodput {good.get('met', 0)}/{good['requests']}{percent}")
+        if self.findings:
+            parts.append(f"{len(self.findings)} finding(s)")
         if self.skipped:
             parts.append(f"{len(self.skipped)} collector(s) skipped")
         if self.error:
@@ -98,6 +105,9 @@ class SummaryView:
         if self.dropped:
             lines.append("  dropped      " + ", ".join(f"{k}: {v}" for k, v in sorted(self.dropped.items())))
         lines += self.top_function_lines()
+        if self.findings:
+            lines.append(f"  findings ({len(self.findings)}, largest estimated gain first):")
+            lines += ["  " + line for line in findings_text(self.findings, limit=TOP_FINDINGS).splitlines()]
         lines.append(f"  run          {self.run_id} at {self.path}")
         return "\n".join(lines)
 
