@@ -1,0 +1,1 @@
+"""Placeholder: this family of rules is being written."""
