@@ -4,12 +4,35 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-KINETO = (Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kineto").resolve()
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared_dirs() -> list[Path]:
+    """Where ../shared may be: $WORKBENCH_SHARED_DIR, beside this checkout, or beside the repository a
+    clean clone was made from (CI clones to a scratch folder)."""
+    found = [Path(os.environ["WORKBENCH_SHARED_DIR"])] if os.environ.get("WORKBENCH_SHARED_DIR") else []
+    found.append(ROOT.parent / "shared")
+    try:
+        command = ["git", "-C", str(ROOT), "remote", "get-url", "origin"]
+        origin = subprocess.run(command, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        origin = ""
+    if origin and Path(origin).is_dir():
+        found.append(Path(origin).resolve().parent / "shared")
+    return found
+
+
+KINETO = next(
+    (d / "data" / "kineto" for d in _shared_dirs() if (d / "data" / "kineto").is_dir()),
+    ROOT.parent / "shared" / "data" / "kineto",
+)
 
 
 def kineto_trace(name: str) -> Path:

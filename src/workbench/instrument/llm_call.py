@@ -4,7 +4,9 @@ The `openai` hook and the `httpx` hook meet here. When the SDK makes the call, i
 (its span starts when `create()` is called) and each HTTP attempt underneath fills in the wire timings;
 when plain `httpx` makes it, the HTTP hook opens one itself. Attribute names are the data contract with
 `analysis/` (see `analysis/breakdown.py`): `send_ns`, `connect_start_ns`, `connect_end_ns`, `headers_ns`,
-`body_end_ns` are run-clock times; `network_wait_ns` and `parse_ns` are durations.
+`body_end_ns` are run-clock times; `network_wait_ns`, `decode_wait_ns` and `parse_ns` are durations.
+`decode_wait_ns` is the time spent blocked waiting for bytes between the first and the last content token:
+beside the decode phase's length it tells a stream the client kept waiting on from one it fell behind.
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ class LlmCall:
         self.kind = "llm"
         self.stream: bool | None = None
         self.network_wait_ns = 0
+        # Waits after the first content token: the server's pace, unless the reader fell behind it.
+        self.stream_wait_ns = 0
         self.pull_ns = 0
         self.finished = False
         self._prompt = ""
@@ -134,6 +138,8 @@ class LlmCall:
         self.attrs["attempts"] = attempts + 1
         for key in ("connect_start_ns", "connect_end_ns", "send_ns", "headers_ns", "body_end_ns", "error"):
             self.attrs.pop(key, None)
+        self.attrs.pop("decode_wait_ns", None)
+        self.stream_wait_ns = 0
 
     def on_trace(self, event: str, perf_ns: int) -> None:
         """An httpcore trace event, e.g. `http11.send_request_headers.started`."""
@@ -163,6 +169,8 @@ class LlmCall:
 
     def on_bytes(self, chunk: bytes, wait_ns: int, perf_ns: int) -> None:
         self.network_wait_ns += wait_ns
+        if self._counted_tokens:
+            self.stream_wait_ns += wait_ns
         t_ns = self.clock.from_perf_ns(perf_ns)
         if self._decoder is not None:
             for data in self._decoder.feed(chunk):
@@ -209,6 +217,9 @@ class LlmCall:
             else:
                 n_tokens = 1
                 self.attrs["chunk_tokens"] = "assumed"
+            if self._counted_tokens:
+                # Up to this (so far the last) content token: reads after it (usage, [DONE]) are not decode.
+                self.attrs["decode_wait_ns"] = self.stream_wait_ns
             self._counted_tokens += n_tokens
             self._keep_output(info.text)
         if info.completion_tokens is not None:

@@ -1,11 +1,11 @@
-"""The whole dashboard: header, history sparklines, flame graph, timeline, torch ops and GPU kernels, GPU
-telemetry, stages, tokens and LLM requests in one column.
+"""The whole dashboard: header, findings, history sparklines, flame graph, timeline, torch ops and GPU
+kernels, GPU telemetry, stages, tokens and LLM requests in one column.
 
 Every chart on the run clock (timeline, op timeline, telemetry tracks, tokens/s, requests in flight, request
 waterfall) shares one x range, so zooming one zooms the others. Panels about LLM requests appear only when
 the run made some, the op timeline and GPU panel only when torch.profiler or NVML recorded something, the
 stage table only when the cell's root span has spans under it, the history sparklines only when the run's
-store holds earlier runs of its name.
+store holds earlier runs of its name, the findings panel only when a rule found something.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from bokeh.models import Column
 
 from workbench.model.run import Run
 from workbench.render.breakdown_plot import BreakdownRenderer
+from workbench.render.findings_panel import FindingsPanelRenderer
 from workbench.render.flame_plot import FlameRenderer
 from workbench.render.gpu_panel import GpuPanelRenderer
 from workbench.render.header import HeaderRenderer
@@ -49,12 +50,23 @@ class DashboardRenderer:
             TimelineView.from_run(run).duration_ms,
             float(cell_start) if isinstance(cell_start, int | float) else 0.0,
         )
+        findings = FindingsPanelRenderer(x_range)
+        flame = FlameRenderer().render(run)
+        timeline = TimelineRenderer(x_range).render(run)
+        ops = OpsTimelineRenderer(x_range).render(run)
+        panel = findings.render(run)
+        if panel is not None:
+            # A click on a finding bands its evidence on the run-clock charts and outlines its frames.
+            findings.marks.mark_flame(flame)
+            findings.marks.draw_bands(timeline)
+            findings.marks.draw_bands(ops)
         drawn = [
             HeaderRenderer().render(run),
+            panel,
             HistoryRenderer().render(history),
-            FlameRenderer().render(run),
-            TimelineRenderer(x_range).render(run),
-            OpsTimelineRenderer(x_range).render(run),
+            flame,
+            timeline,
+            ops,
             GpuPanelRenderer(x_range).render(run),
             StageTableRenderer().render(run),
             TokenRateRenderer(x_range).render(run),

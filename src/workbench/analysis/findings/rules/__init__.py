@@ -4,6 +4,8 @@ from workbench.analysis.findings.rules import (  # noqa: F401
     communication,
     gil,
     gpu,
+    gpu_memory,
+    gpu_sync,
     pipeline,
     regression,
     token_accounting,

@@ -1,0 +1,99 @@
+"""`regression` against a baseline: real runs where one stage's function got slower, a control of the same
+code twice, and repeated runs whose difference is within their noise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import workbench as wb
+from workbench.analysis.findings.rules.regression import regression
+from workbench.model.events import Span
+from workbench.model.recording import Recording
+from workbench.model.run import Run
+
+UNIT = 1_000_000  # ~50 ms of pure-Python work on this VM
+RATE = 200
+# The top contributor's growth against the measured wall-time growth: runs wander by tens of ms here.
+GAIN_TOLERANCE = 0.35
+
+
+def score_documents(units: int) -> int:
+    total = 0
+    for i in range(units * UNIT):
+        total += i * i % 7
+    return total
+
+
+def format_answer(units: int) -> int:
+    total = 0
+    for i in range(units * UNIT):
+        total += i * i % 5
+    return total
+
+
+def _pipeline(store: Path, score_units: int) -> Run:
+    with wb.profile(store=store, rate=RATE) as run:
+        with wb.span("retrieve", kind="retrieval"):
+            score_documents(score_units)
+        with wb.span("answer", kind="parse"):
+            format_answer(2)
+    return run
+
+
+def test_a_slower_stage_is_the_top_contributor_and_its_growth_is_the_regression(tmp_path: Path) -> None:
+    base = _pipeline(tmp_path, score_units=2)
+    slower = _pipeline(tmp_path, score_units=6)
+
+    (finding,) = regression(slower, base)
+    measured = (slower.wall_s - base.wall_s) * 1000
+    assert finding.evidence["delta_ms"] == pytest.approx(measured)
+    top = finding.evidence["stages"][0]
+    assert (top["name"], top["kind"]) == ("retrieve", "retrieval")
+    assert finding.evidence["functions"][0]["function"] == "score_documents"
+    (retrieve,) = [s for s in slower.recording.spans if s.name == "retrieve"]
+    assert finding.pointers[0].type == "span" and finding.pointers[0].ref == retrieve.span_id
+    assert any(p.type == "frame" and p.ref == "score_documents" for p in finding.pointers)
+    assert "retrieve" in finding.title
+    assert finding.gain_ms == pytest.approx(measured, rel=GAIN_TOLERANCE)
+
+    assert regression(base, slower) == []  # faster than its baseline
+    assert regression(slower, None) == []
+
+
+def test_the_same_code_twice_does_not_fire(tmp_path: Path) -> None:
+    base = _pipeline(tmp_path, score_units=2)
+    again = _pipeline(tmp_path, score_units=2)
+    assert regression(again, base) == []
+
+
+def test_the_session_compares_against_the_baseline_it_is_given(tmp_path: Path) -> None:
+    _pipeline(tmp_path, score_units=1)
+    with wb.profile(store=tmp_path, cpu=False, baseline="-1") as run:
+        with wb.span("retrieve", kind="retrieval"):
+            score_documents(5)
+        with wb.span("answer", kind="parse"):
+            format_answer(2)
+    assert "regression" in {f.kind for f in run.findings}
+
+
+def _repeated_run(run_id: str, wall_ms: list[float]) -> Run:
+    rec = Recording()
+    end = int(max(wall_ms) * 1e6)
+    rec.add_span(Span(1, run_id, "cell", 0, end))
+    rec.add_span(Span(2, "step", "chain", 0, end, parent_id=1))
+    repeat: dict[str, Any] = {"n": len(wall_ms), "warmup": 0, "wall_ms": {"values": wall_ms}}
+    metrics = {"wall_s": sum(wall_ms) / len(wall_ms) / 1000, "repeat": repeat}
+    return Run(run_id, run_id, "", end, 0.0, recording=rec, metrics=metrics)
+
+
+def test_repeated_runs_within_their_noise_do_not_fire_and_beyond_it_do() -> None:
+    base = _repeated_run("a", [100, 180, 120, 160, 140])
+    noisy = _repeated_run("b", [110, 190, 130, 170, 150])  # +10 ms means, 40 ms spread: noise
+    assert regression(noisy, base) == []
+    slower = _repeated_run("c", [300, 310, 305, 295, 320])
+    (finding,) = regression(slower, base)
+    assert finding.evidence["p_value"] < 0.05
+    assert finding.evidence["delta_ms"] == pytest.approx(306 - 140)
