@@ -3,6 +3,7 @@ estimated gain checked against the time actually saved once the bottleneck is fi
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -96,9 +97,16 @@ def test_a_python_stage_on_the_critical_path_fires_with_its_hot_function(
     client: openai.OpenAI, tmp_path: Path
 ) -> None:
     _ask(client, "warm up the connection")
-    slow = _profile_rag(client, tmp_path, units=8)
-    fixed = _profile_rag(client, tmp_path, units=4)  # the stage made 2x faster
+    # Pure-Python work is at the mercy of whatever else the 2-core VM runs: slow and fixed runs alternate,
+    # and the estimate is compared with the median saving over the pairs.
+    pairs = [
+        (_profile_rag(client, tmp_path, units=8), _profile_rag(client, tmp_path, units=4)) for _ in range(3)
+    ]
+    estimates = [_one(python_stage(slow, None)).gain_ms for slow, _ in pairs]
+    measured = [(slow.wall_s - fixed.wall_s) * 1000 for slow, fixed in pairs]
+    assert statistics.median(estimates) == pytest.approx(statistics.median(measured), rel=GAIN_TOLERANCE)
 
+    slow = pairs[0][0]
     finding = _one(python_stage(slow, None))
     (stage_span,) = [s for s in slow.recording.spans if s.kind == "prompt"]
     assert finding.evidence["stage"] == "build prompt"
@@ -109,9 +117,6 @@ def test_a_python_stage_on_the_critical_path_fires_with_its_hot_function(
     frames = [p for p in finding.pointers if p.type == "frame"]
     assert frames and frames[0].ref == "render_template"
     assert "2x" in finding.assumption
-
-    measured = (slow.wall_s - fixed.wall_s) * 1000
-    assert finding.gain_ms == pytest.approx(measured, rel=GAIN_TOLERANCE)
 
 
 def test_a_small_python_stage_does_not_fire(client: openai.OpenAI, tmp_path: Path) -> None:
