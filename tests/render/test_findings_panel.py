@@ -14,6 +14,7 @@ from workbench.render.dashboard import SPACING_PX, DashboardRenderer
 from workbench.render.findings_panel import FindingsPanelRenderer, detail_html
 from workbench.render.findings_view import FindingsView, gain_text
 
+from .ops_synthetic import large_table, ops_run
 from .synthetic import realistic_run
 
 SCRIPT_TITLE = "Slow <script>alert(1)</script> step"
@@ -181,3 +182,11 @@ def test_dashboard_draws_bands_and_the_flame_outline_only_with_findings() -> Non
     with_findings = names(findings_run())
     assert {"timeline_finding_band", "flame_finding_outline", "finding_bands"} <= with_findings
     assert not {"timeline_finding_band", "flame_finding_outline"} & names(realistic_run())
+
+
+def test_the_op_timeline_gets_the_bands_too() -> None:
+    run = ops_run(large_table(200))
+    run.metrics["findings"] = [findings()[1].to_dict()]
+    layout = DashboardRenderer().render(run).layout
+    names = {m.name for m in layout.references() if m.name}
+    assert "ops_timeline_finding_band" in names

@@ -28,7 +28,7 @@ TABLE_HEADER_PX = 25
 TABLE_ROW_PX = 25
 # Past this many findings the table scrolls instead of growing: the iframe's height is fixed in advance.
 MAX_VISIBLE_ROWS = 8
-DETAIL_PX = 150
+DETAIL_PX = 124
 BAND_FILL = "#ffcc33"
 BAND_LINE = "#e07b00"
 FRAME_MARK = "#c62828"
@@ -182,9 +182,9 @@ def _table(rows: ColumnDataSource, n: int) -> Any:
             width=70,
             formatter=StringFormatter(text_color="color", font_style="bold"),
         ),
-        TableColumn(field="title", title="finding", width=520, formatter=StringFormatter()),
+        TableColumn(field="title", title="finding", width=480, formatter=StringFormatter()),
         TableColumn(field="gain", title="estimated gain", width=200, formatter=StringFormatter()),
-        TableColumn(field="where", title="evidence at", width=380, formatter=StringFormatter()),
+        TableColumn(field="where", title="evidence at", width=420, formatter=StringFormatter()),
     ]
     height = TABLE_HEADER_PX + TABLE_ROW_PX * min(n, MAX_VISIBLE_ROWS) + 2
     return DataTable(
@@ -193,6 +193,7 @@ def _table(rows: ColumnDataSource, n: int) -> Any:
         height=height,
         row_height=TABLE_ROW_PX,
         index_position=None,
+        autosize_mode="none",
         sortable=False,
         reorderable=False,
         sizing_mode="stretch_width",

@@ -21,10 +21,10 @@ def findings_text(findings: list[Finding], limit: int | None = None) -> str:
     lines = []
     for number, finding in enumerate(findings[:limit], start=1):
         lines.append(f"{number:>2}. {finding_headline(finding)}")
-        numbers = ", ".join(f"{key} {_value(value)}" for key, value in finding.evidence.items())
+        numbers = evidence_line(finding)
         for label, text in (
             ("evidence", numbers),
-            ("where", "; ".join(_pointer(p.label, p.start_ms, p.end_ms) for p in finding.pointers[:4])),
+            ("where", "; ".join(pointer_text(p.label, p.start_ms, p.end_ms) for p in finding.pointers[:4])),
             ("try", finding.suggestion),
             ("assuming", finding.assumption),
         ):
@@ -37,13 +37,19 @@ def findings_text(findings: list[Finding], limit: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def _value(value: object) -> str:
+def evidence_line(finding: Finding) -> str:
+    return ", ".join(f"{key} {value_text(value)}" for key, value in finding.evidence.items())
+
+
+def value_text(value: object) -> str:
+    """A number as the findings show it: three significant digits, thousands separated."""
     if isinstance(value, float):
         return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
 
 
-def _pointer(label: str, start_ms: float | None, end_ms: float | None) -> str:
+def pointer_text(label: str, start_ms: float | None, end_ms: float | None) -> str:
+    """Where a piece of evidence is: "retrieve 12.0–340.5 ms", "request 3 at 80.0 ms"."""
     if start_ms is None:
         return label
     if end_ms is None or end_ms == start_ms:

@@ -11,7 +11,7 @@ from typing import Any
 
 from workbench.model.finding import Evidence, Finding
 from workbench.model.run import Run
-from workbench.render.findings_text import _pointer, _value
+from workbench.render.findings_text import evidence_line, pointer_text
 
 SEVERITY_COLORS = {"high": "#c62828", "medium": "#e07b00", "low": "#6b6b6b"}
 # A pointer at one instant still gets a band the eye can find: this share of the run, at least.
@@ -110,7 +110,7 @@ def _row(rank: int, finding: Finding, cell_ms: float, duration_ms: float) -> Fin
         title=finding.title,
         gain_ms=finding.gain_ms,
         gain_text=gain_text(finding.gain_ms, cell_ms),
-        evidence_text=", ".join(f"{key} {_value(value)}" for key, value in finding.evidence.items()),
+        evidence_text=evidence_line(finding),
         suggestion=finding.suggestion,
         assumption=finding.assumption,
         pointers=[_pointer_row(p) for p in finding.pointers],
@@ -121,7 +121,7 @@ def _row(rank: int, finding: Finding, cell_ms: float, duration_ms: float) -> Fin
 
 
 def _pointer_row(p: Evidence) -> PointerRow:
-    return PointerRow(p.type, p.label, p.start_ms, p.end_ms, _pointer(p.label, p.start_ms, p.end_ms))
+    return PointerRow(p.type, p.label, p.start_ms, p.end_ms, pointer_text(p.label, p.start_ms, p.end_ms))
 
 
 def _functions(pointers: list[Evidence]) -> list[str]:

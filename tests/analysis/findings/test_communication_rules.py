@@ -14,8 +14,9 @@ import pytest
 
 import workbench as wb
 from workbench.analysis.findings.rules.communication import client_queueing, slow_consumer
-from workbench.model.events import Span
+from workbench.model.events import Span, TokenEvent
 from workbench.model.finding import Finding
+from workbench.model.recording import Recording
 from workbench.model.run import Run
 from workbench.serve import ServerHandle, start_server
 
@@ -25,6 +26,7 @@ TOKENS = 40
 REQUESTS = 6
 # On a shared 2-core VM runs wander by tens of ms: the estimate must land within this of the measured gain.
 GAIN_TOLERANCE = 0.35
+MS = 1_000_000
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +125,42 @@ def test_a_reader_that_keeps_up_does_not_fire(server: ServerHandle, tmp_path: Pa
     assert span.attrs["decode_wait_ns"] > 0.5 * (TOKENS - 1) * DELAY_MS * 1e6
     assert slow_consumer(run, None) == []
     assert client_queueing(run, None) == []
+
+
+def _hand_built_run(spans: list[Span], tokens: list[tuple[int, int]]) -> Run:
+    rec = Recording()
+    end = max(s.end_ns or 0 for s in spans)
+    rec.add_span(Span(1, "cell", "cell", 0, end))
+    for span in spans:
+        rec.add_span(span)
+    for request_id, t_ns in tokens:
+        rec.add_token(TokenEvent(request_id, t_ns, 1))
+    return Run("r", "r", "", end, 0.0, recording=rec, metrics={"wall_s": end / 1e9})
+
+
+def test_new_connections_per_request_are_named_as_the_cause() -> None:
+    # Three requests one after another, each spending 40 ms connecting (a TLS handshake far away) before
+    # a 60 ms TTFT: the pool never waits, the connect does.
+    spans, tokens = [], []
+    for i in range(3):
+        start = i * 200 * MS
+        attrs = {
+            "connect_start_ns": start + 1 * MS,
+            "send_ns": start + 41 * MS,
+            "headers_ns": start + 50 * MS,
+            "stream": True,
+        }
+        spans.append(Span(i + 2, f"chat {i}", "llm", start, start + 150 * MS, parent_id=1, attrs=attrs))
+        tokens += [(i + 2, start + 101 * MS), (i + 2, start + 140 * MS)]
+    finding = _one(client_queueing(_hand_built_run(spans, tokens), None))
+    assert finding.evidence["new_connections"] == 3
+    assert finding.evidence["connect_ms"]["mean"] == pytest.approx(40)
+    assert "keep-alive" in finding.title and "reuse one client" in finding.suggestion
+    assert finding.gain_ms == pytest.approx(3 * 41)  # queue 1 ms + connect 40 ms, each on the path
+
+
+def test_a_stream_without_per_read_waits_is_not_judged() -> None:
+    # A manual span (or a run recorded before `decode_wait_ns` existed): the reader's pace is unknown.
+    span = Span(2, "chat", "llm", 0, 500 * MS, parent_id=1, attrs={"stream": True})
+    run = _hand_built_run([span], [(2, t * 10 * MS) for t in range(1, 50)])
+    assert slow_consumer(run, None) == []

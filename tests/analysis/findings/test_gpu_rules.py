@@ -15,9 +15,6 @@ from tests.render.ops_synthetic import ops_run
 from tests.tiny_gpt2 import tiny_gpt2
 from workbench.analysis.findings.model import Finding
 from workbench.analysis.findings.registry import RULES
-from workbench.analysis.findings.rules.gpu import host_bound, launch_overhead
-from workbench.analysis.findings.rules.gpu_memory import batch_opportunity, memory_pressure
-from workbench.analysis.findings.rules.gpu_sync import sync_in_decode
 from workbench.importers.kineto import read_kineto, run_from_kineto
 from workbench.model import Run
 from workbench.model.events import Counter
@@ -26,6 +23,10 @@ from workbench.model.series import RESERVED_BYTES, torch_series
 GPU_KINDS = ("host_bound", "launch_overhead", "sync_in_decode", "batch_opportunity", "memory_pressure")
 # Estimated gains are checked against the fixed trace's measured saving within this share.
 GAIN_TOLERANCE = 0.05
+
+
+def detect(kind: str, run: Run) -> list[Finding]:
+    return RULES[kind].detect(run, None)
 
 
 def only(found: list[Finding], kind: str) -> Finding:
@@ -51,7 +52,7 @@ def test_the_gpu_rules_are_registered() -> None:
 def test_host_bound_decode_is_found_with_a_gain_the_fix_confirms() -> None:
     # 300 us of host ops per token for a 100 us kernel: the GPU idles two thirds of generation.
     run = decode_loop(tokens=50, host_us=300, gpu_us=100, sync=False)
-    finding = only(host_bound(run), "host_bound")
+    finding = only(detect("host_bound", run), "host_bound")
     assert finding.evidence["gpu_idle_share"] == pytest.approx(200 / 300, abs=0.01)
     assert finding.evidence["host_share_of_idle"] == pytest.approx(1.0)
     assert finding.pointers[0].type == "span" and finding.pointers[0].ref == 1
@@ -59,24 +60,24 @@ def test_host_bound_decode_is_found_with_a_gain_the_fix_confirms() -> None:
     # After the fix the host keeps up with the GPU (e.g. a CUDA graph): 100 us of host per 100 us kernel.
     fixed = decode_loop(tokens=50, host_us=100, gpu_us=100, sync=False)
     assert finding.gain_ms == pytest.approx(measured_gain_ms(run, fixed), rel=GAIN_TOLERANCE)
-    assert host_bound(fixed) == []
+    assert detect("host_bound", fixed) == []
 
 
 def test_a_gpu_bound_decode_is_not_host_bound() -> None:
-    assert host_bound(decode_loop(tokens=50, host_us=100, gpu_us=1_000, sync=False)) == []
+    assert detect("host_bound", decode_loop(tokens=50, host_us=100, gpu_us=1_000, sync=False)) == []
 
 
 def test_recorded_traces_host_bound_alexnet_not_the_busy_ones() -> None:
     # alexnet's steps are a cold start: the GPU ran 66 ms of 12.9 s between its first and last work while
     # the host sat in cuDNN set-up and cudaMalloc (99% idle, all of it under host ops).
-    finding = only(host_bound(kineto_run("alexnet_cuda.json.gz")), "host_bound")
+    finding = only(detect("host_bound", kineto_run("alexnet_cuda.json.gz")), "host_bound")
     assert finding.evidence["gpu_idle_share"] > 0.99
     assert finding.evidence["host_share_of_idle"] > 0.99
     assert finding.gain_ms == pytest.approx(12_846, rel=0.01)
     assert finding.pointers[0].type == "time_range"
     # diff_test keeps the GPU 96% busy; sampled_rank0 idles 55% but host ops cover only a third of that.
     for name in ("diff_test_cuda.json.gz", "sampled_rank0_cuda.json.gz"):
-        assert host_bound(kineto_run(name)) == [], name
+        assert detect("host_bound", kineto_run(name)) == [], name
 
 
 # launch_overhead
@@ -85,7 +86,7 @@ def test_recorded_traces_host_bound_alexnet_not_the_busy_ones() -> None:
 def test_many_tiny_kernels_are_launch_bound_and_a_graph_would_save_the_gaps() -> None:
     table = launches(500, kernel_us=3, launch_us=10)
     run = ops_run(table)
-    finding = only(launch_overhead(run), "launch_overhead")
+    finding = only(detect("launch_overhead", run), "launch_overhead")
     evidence = finding.evidence
     assert evidence["kernels"] == 500
     assert evidence["median_kernel_us"] == 3 and evidence["median_launch_us"] == 10
@@ -102,12 +103,12 @@ def test_many_tiny_kernels_are_launch_bound_and_a_graph_would_save_the_gaps() ->
 
 
 def test_few_long_kernels_are_not_launch_bound() -> None:
-    assert launch_overhead(ops_run(launches(50, kernel_us=2_000, launch_us=10))) == []
+    assert detect("launch_overhead", ops_run(launches(50, kernel_us=2_000, launch_us=10))) == []
 
 
 def test_launches_per_token_are_counted_in_a_decode_loop() -> None:
     run = decode_loop(tokens=200, host_us=20, gpu_us=5, sync=False)
-    finding = only(launch_overhead(run), "launch_overhead")
+    finding = only(detect("launch_overhead", run), "launch_overhead")
     assert finding.evidence["launches_per_token"] == pytest.approx(1.0)
 
 
@@ -115,7 +116,7 @@ def test_recorded_traces_are_not_launch_bound() -> None:
     # diff_control has tiny kernels (median 9 us vs a 6 us launch), but its launch gaps are 12% of the
     # GPU's active time, under the 20% threshold; the others are further away.
     for name in ("alexnet_cuda.json.gz", "diff_control_cuda.json.gz", "sampled_rank0_cuda.json.gz"):
-        assert launch_overhead(kineto_run(name)) == [], name
+        assert detect("launch_overhead", kineto_run(name)) == [], name
 
 
 # sync_in_decode
@@ -123,7 +124,7 @@ def test_recorded_traces_are_not_launch_bound() -> None:
 
 def test_a_sync_per_token_is_found_and_removing_it_saves_the_estimate() -> None:
     run = decode_loop(tokens=100, host_us=300, gpu_us=1_000, sync=True)
-    finding = only(sync_in_decode(run), "sync_in_decode")
+    finding = only(detect("sync_in_decode", run), "sync_in_decode")
     evidence = finding.evidence
     # aten::item ⊃ _local_scalar_dense ⊃ cudaMemcpyAsync, cudaStreamSynchronize: one sync per token.
     assert evidence["syncs"] == 100 and evidence["tokens"] == 100
@@ -141,13 +142,13 @@ def test_a_sync_per_token_is_found_and_removing_it_saves_the_estimate() -> None:
 
 
 def test_a_decode_loop_without_syncs_is_clean() -> None:
-    assert sync_in_decode(decode_loop(tokens=100, host_us=300, gpu_us=1_000, sync=False)) == []
+    assert detect("sync_in_decode", decode_loop(tokens=100, host_us=300, gpu_us=1_000, sync=False)) == []
 
 
 def test_syncs_outside_any_request_are_not_a_decode_loop() -> None:
     run = decode_loop(tokens=100, host_us=300, gpu_us=1_000, sync=True)
     run.recording.spans.clear()
-    assert sync_in_decode(run) == []
+    assert detect("sync_in_decode", run) == []
 
 
 # batch_opportunity
@@ -155,7 +156,7 @@ def test_syncs_outside_any_request_are_not_a_decode_loop() -> None:
 
 def test_sequential_batch_one_requests_on_an_idle_gpu_should_be_batched() -> None:
     run = telemetry_run(util_pct=20, used_gib=8, requests=4)
-    finding = only(batch_opportunity(run), "batch_opportunity")
+    finding = only(detect("batch_opportunity", run), "batch_opportunity")
     assert finding.evidence["gpu_utilisation"] == pytest.approx(0.2)
     assert finding.evidence["utilisation_source"] == "nvml"
     assert finding.evidence["memory_share"] == pytest.approx(0.1)
@@ -167,7 +168,7 @@ def test_sequential_batch_one_requests_on_an_idle_gpu_should_be_batched() -> Non
 
 
 def test_one_request_gains_throughput_not_time() -> None:
-    finding = only(batch_opportunity(telemetry_run(util_pct=30, used_gib=8)), "batch_opportunity")
+    finding = only(detect("batch_opportunity", telemetry_run(util_pct=30, used_gib=8)), "batch_opportunity")
     assert finding.gain_ms == 0 and finding.gain["throughput_x"] == pytest.approx(1 / 0.3, abs=0.05)
 
 
@@ -180,14 +181,14 @@ def test_one_request_gains_throughput_not_time() -> None:
     ],
 )
 def test_no_batching_advice_for_busy_full_or_batched_runs(case: dict[str, Any]) -> None:
-    assert batch_opportunity(telemetry_run(**case)) == []
+    assert detect("batch_opportunity", telemetry_run(**case)) == []
 
 
 def test_batching_uses_the_op_trace_when_nvml_is_absent() -> None:
     run = decode_loop(tokens=50, host_us=300, gpu_us=100, sync=False)
     run.recording.add_counter(Counter(torch_series(0, RESERVED_BYTES), 0, 4 * GIB))
     run.metrics["gpu"] = {"device_info": [{"index": 0, "memory_total_bytes": 80 * GIB}]}
-    finding = only(batch_opportunity(run), "batch_opportunity")
+    finding = only(detect("batch_opportunity", run), "batch_opportunity")
     assert finding.evidence["utilisation_source"] == "op trace"
     assert finding.evidence["gpu_utilisation"] == pytest.approx(1 / 3, abs=0.01)
 
@@ -197,7 +198,7 @@ def test_batching_uses_the_op_trace_when_nvml_is_absent() -> None:
 
 def test_memory_near_the_device_limit_is_flagged_without_a_time_gain() -> None:
     run = telemetry_run(util_pct=90, used_gib=76)
-    finding = only(memory_pressure(run), "memory_pressure")
+    finding = only(detect("memory_pressure", run), "memory_pressure")
     assert finding.evidence["memory_share"] == pytest.approx(0.95)
     assert finding.evidence["peak_gib"] == pytest.approx(76)
     assert finding.gain_ms == 0 and "no time to gain" in finding.assumption
@@ -207,10 +208,10 @@ def test_memory_near_the_device_limit_is_flagged_without_a_time_gain() -> None:
 
 
 def test_memory_with_headroom_or_without_a_device_total_is_silent() -> None:
-    assert memory_pressure(telemetry_run(util_pct=90, used_gib=60)) == []
+    assert detect("memory_pressure", telemetry_run(util_pct=90, used_gib=60)) == []
     run = telemetry_run(util_pct=90, used_gib=79)
     run.metrics.clear()  # no device info: the total is unknown
-    assert memory_pressure(run) == []
+    assert detect("memory_pressure", run) == []
 
 
 # no GPU work
@@ -259,7 +260,7 @@ def test_cuda_decode_loop_with_item_syncs_every_token(tmp_path: Path) -> None:
             token = int(model(ids).logits[:, -1].argmax(-1).item())  # waits for the GPU every token
             ids = torch.cat([ids, torch.tensor([[token]], device="cuda")], dim=1)
             request.chunk(1)
-    finding = only(sync_in_decode(run), "sync_in_decode")
+    finding = only(detect("sync_in_decode", run), "sync_in_decode")
     assert finding.evidence["tokens"] == 16
     assert finding.evidence["syncs_per_token"] >= 1.0
     assert "aten::item" in finding.evidence["calls"]

@@ -36,6 +36,8 @@ from workbench.model.run import Run
 SYNC_OPS = frozenset({"aten::item", "aten::_local_scalar_dense"})
 # A copy to the host waits for the work queued before it.
 DEVICE_TO_HOST = "DtoH"
+# cudaStreamWaitEvent orders two streams on the GPU; the host does not wait in it.
+HOST_WAITS = SYNC_CALLS - {"cudaStreamWaitEvent"}
 # One sync at the end of a request (reading the output) is normal; one every other token is the loop's.
 MIN_SYNCS_PER_TOKEN = 0.5
 # Fewer tokens than this is not a loop worth a finding.
@@ -53,7 +55,7 @@ def sync_rows(table: OpTable) -> npt.NDArray[np.bool_]:
     correlations = table.correlation[to_host & (table.correlation != NO_CORRELATION)]
     runtime = table.mask(("cuda_runtime", "cuda_driver"))
     copies = runtime & np.isin(table.correlation, correlations)
-    return host_calls(table, SYNC_CALLS) | ops | copies
+    return host_calls(table, HOST_WAITS) | ops | copies
 
 
 @rule("sync_in_decode", "host-device synchronisations inside the decode loop, per generated token")

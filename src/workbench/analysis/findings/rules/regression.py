@@ -20,9 +20,10 @@ from workbench.analysis.findings.registry import rule
 from workbench.analysis.repeat import significance
 from workbench.model.run import Run
 
-# Two runs of the same cell differ by a few percent on a shared machine (scheduling, loopback, caches);
-# a tenth more wall time is beyond that for single runs. Repeated runs use their own test instead.
-MIN_REGRESSION_PCT = 10.0
+# Two single runs of the same pure-Python cell differed by up to 16% on a loaded 2-core VM (scheduling,
+# caches, other processes); a fifth more wall time is beyond that. Repeated runs (--repeat) use their own
+# significance test instead, and catch smaller regressions.
+MIN_REGRESSION_PCT = 20.0
 # Below this a change is timer and scheduler noise however short the cell.
 MIN_REGRESSION_MS = 20.0
 TOP_CONTRIBUTORS = 3
