@@ -1,4 +1,4 @@
-"""The serving, RAG, GPU and compare-and-tune notebooks, executed headless; assertions on the runs they save.
+"""The demo notebooks (serving, RAG, GPU, compare and tune, bottleneck hunt) run headless; their runs checked.
 
 The serving and RAG notebooks start the local OpenAI-compatible server themselves; the tests also check
 that it is gone after the notebook (its last cell stops it, the kernel's exit would too).
@@ -29,6 +29,7 @@ SERVING = NOTEBOOKS / "02_serving_client.ipynb"
 RAG = NOTEBOOKS / "03_rag_pipeline.ipynb"
 GPU = NOTEBOOKS / "04_gpu_generate.ipynb"
 COMPARE_TUNE = NOTEBOOKS / "05_compare_and_tune.ipynb"
+HUNT = NOTEBOOKS / "06_bottleneck_hunt.ipynb"
 # Set by tests/conftest_process.py and inherited by the kernel and the servers it starts.
 SESSION_MARKER = "WORKBENCH_TEST_SESSION"
 
@@ -112,7 +113,7 @@ def max_on_the_wire(run: Run) -> int:
 
 
 def test_committed_demo_notebooks_have_no_outputs() -> None:
-    for path in (SERVING, RAG, GPU, COMPARE_TUNE):
+    for path in (SERVING, RAG, GPU, COMPARE_TUNE, HUNT):
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)
         for cell in notebook.cells:
@@ -303,3 +304,25 @@ def test_gpu_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     outputs = [o for c in notebook.cells for o in c.get("outputs", [])]
     html_outputs = [o for o in outputs if "text/html" in o.get("data", {})]
     assert len([o for o in html_outputs if "imported-forward" in o["data"]["text/plain"]]) == 1
+
+
+def test_bottleneck_hunt_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each planted bottleneck is found, its fix removes the finding, and the estimate holds up."""
+    notebook, _ = execute(HUNT, tmp_path, monkeypatch)
+    assert_dashboards(notebook, ["hunt"] * 4)
+    runs = [load_run(Path(m["path"])) for m in list_runs(tmp_path / "store") if m.get("name") == "hunt"]
+    kinds = [{f.kind for f in run.findings} for run in runs]
+    planted = {"python_stage", "sequential_llm", "client_queueing"}
+    assert kinds[0] & planted == {"python_stage", "sequential_llm"}
+    assert kinds[1] & planted == {"sequential_llm"}
+    assert kinds[2] & planted == {"client_queueing"}
+    assert not kinds[3] & planted
+    walls = [run.wall_s * 1000 for run in runs]
+    assert walls[3] < walls[2] and walls[3] < walls[1] < walls[0]
+    # The estimates against what the fixes measured (fixes 2 and 3 together take v2 to v4).
+    sequential = next(f for f in runs[1].findings if f.kind == "sequential_llm")
+    queueing = next(f for f in runs[2].findings if f.kind == "client_queueing")
+    assert sequential.gain_ms == pytest.approx(walls[1] - walls[3], rel=0.35)
+    assert queueing.gain_ms == pytest.approx(walls[2] - walls[3], rel=0.35)
+    compared = [c for c in notebook.cells if c.source.startswith("%fmprofile_compare")]
+    assert len(compared) == 3 and all(c.outputs for c in compared)

@@ -42,7 +42,12 @@ def evidence_line(finding: Finding) -> str:
 
 
 def value_text(value: object) -> str:
-    """A number as the findings show it: three significant digits, thousands separated."""
+    """A number as the findings show it: three significant digits, thousands separated; a list of records
+    (e.g. the hottest functions with their times) as "name 472, other 229"."""
+    if isinstance(value, list):
+        return ", ".join(value_text(item) for item in value)
+    if isinstance(value, dict):
+        return " ".join(value_text(item) for item in value.values())
     if isinstance(value, float):
         return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
