@@ -2,7 +2,6 @@
 
 from workbench.analysis.findings.rules import (  # noqa: F401
     communication,
-    gil,
     gpu,
     gpu_memory,
     gpu_sync,
