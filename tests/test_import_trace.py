@@ -45,6 +45,10 @@ def test_import_saves_a_run_with_kernels_and_gpu_metrics(alexnet: Path, tmp_path
     assert {k["args"]["correlation"] for k in kernels} <= finishes == starts
     shown = cli("show", "alexnet", store=tmp_path)
     assert shown.returncode == 0 and "launch" in shown.stdout
+    # AlexNet's first steps: the GPU idles while the host sets up cuDNN and allocates.
+    assert [f.kind for f in run.findings] == ["host_bound"]
+    found = cli("show", "alexnet", "--findings", store=tmp_path)
+    assert found.returncode == 0 and "[high · host_bound] GPU idle" in found.stdout
 
 
 def test_load_kineto_without_saving(alexnet: Path, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from workbench.analysis.findings import find_bottlenecks
 from workbench.analysis.gpu import gpu_metrics
 from workbench.model.events import CollectorStatus
 from workbench.model.run import Run
@@ -29,6 +30,8 @@ def load_kineto(
     gpu = gpu_metrics(run.recording, (0, run.duration_ns))
     if gpu is not None:
         run.metrics["gpu"] = gpu
+    findings, _ = find_bottlenecks(run)
+    run.metrics["findings"] = [f.to_dict() for f in findings]
     if save:
         from workbench.session import write_artifacts
 

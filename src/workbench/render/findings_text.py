@@ -12,7 +12,7 @@ INDENT = "     "
 
 def finding_headline(finding: Finding) -> str:
     gain = f"~{finding.gain_ms:,.0f} ms to gain" if finding.gain_ms > 0 else "no time estimate"
-    return f"[{finding.severity}] {finding.title} ({gain})"
+    return f"[{finding.severity} · {finding.kind}] {finding.title} ({gain})"
 
 
 def findings_text(findings: list[Finding], limit: int | None = None) -> str:
