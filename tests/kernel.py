@@ -15,8 +15,12 @@ from jupyter_client.manager import KernelManager
 
 @dataclass
 class Execution:
+    """`outputs` as a frontend ends up showing them: an update_display_data replaces the data of the earlier
+    output with its display id (`updates` counts them)."""
+
     reply: dict[str, Any]
     outputs: list[dict[str, Any]] = field(default_factory=list)
+    updates: int = 0
 
     @property
     def status(self) -> str:
@@ -40,6 +44,16 @@ class Execution:
         return [o["content"] for o in self.outputs if o["msg_type"] == msg_type]
 
 
+def _display_id(content: dict[str, Any]) -> str | None:
+    return (content.get("transient") or {}).get("display_id")
+
+
+def _update_display(outputs: list[dict[str, Any]], update: dict[str, Any]) -> None:
+    for out in outputs:
+        if out["msg_type"] == "display_data" and _display_id(out["content"]) == _display_id(update):
+            out["content"] = {**out["content"], "data": update["data"], "metadata": update["metadata"]}
+
+
 class Kernel:
     def __init__(self, cwd: Path, env: dict[str, str] | None = None) -> None:
         self.manager = KernelManager(kernel_name="python3")
@@ -57,10 +71,15 @@ class Kernel:
 
     def execute(self, code: str, timeout: float = 120, interrupt_after: float | None = None) -> Execution:
         outputs: list[dict[str, Any]] = []
+        updates = 0
 
         def hook(msg: dict[str, Any]) -> None:
+            nonlocal updates
             if msg["msg_type"] in ("stream", "execute_result", "display_data", "error"):
                 outputs.append(msg)
+            elif msg["msg_type"] == "update_display_data":
+                updates += 1
+                _update_display(outputs, msg["content"])
 
         timer = None
         if interrupt_after is not None:
@@ -71,7 +90,7 @@ class Kernel:
         finally:
             if timer is not None:
                 timer.cancel()
-        return Execution(reply, outputs)
+        return Execution(reply, outputs, updates)
 
     def shutdown(self) -> None:
         self.client.stop_channels()

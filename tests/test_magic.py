@@ -139,6 +139,7 @@ def test_keyboard_interrupt_reaches_the_user_and_the_partial_run_is_saved(
         ("--nvml-rate fast", "--nvml-rate"),
         ("--nvml-rate 500", "--nvml-rate"),
         ("--kernels --no-kernels", "--no-kernels"),
+        ("--ignore-finding bogus_kind", "bogus_kind"),
     ],
 )
 def test_bad_options_give_usage_error_and_do_not_run_the_cell(kernel: Kernel, line: str, named: str) -> None:

@@ -44,9 +44,10 @@ def test_hot_function_cell_through_nbclient(tmp_path: Path, monkeypatch: pytest.
         for s in run.recording.samples
     )
     outputs = notebook.cells[2].outputs
-    # The cell's value is shown as without the magic, then the dashboard.
-    assert [o.output_type for o in outputs] == ["execute_result", "display_data"]
-    assert "nb_unique_hot_function" in outputs[1].data["text/plain"]
+    # The dashboard takes the live view's place, opened when the cell started; then the cell's value, as
+    # without the magic.
+    assert [o.output_type for o in outputs] == ["display_data", "execute_result"]
+    assert "nb_unique_hot_function" in outputs[0].data["text/plain"]
 
 
 @pytest.mark.browser

@@ -22,6 +22,8 @@ from IPython.display import display
 
 from workbench.cell_body import CellBody
 from workbench.cell_loop import profile_repeated, profile_sweep
+from workbench.live_display import LiveView, live_supported
+from workbench.live_updater import LiveStats
 from workbench.model.run import Run
 from workbench.options import OptionsError, ProfileOptions, parse_options, profile_parser
 from workbench.session import ProfileSession
@@ -41,6 +43,9 @@ class CellProfiler:
         self.shell = shell
         self.session: ProfileSession | None = None
         self.raw_cell = ""
+        # The live dashboard of the running cell (single runs only; --repeat/--sweep show no live view).
+        self.live: LiveView | None = None
+        self.last_live_stats: LiveStats | None = None
 
     def transform(self, lines: list[str]) -> list[str]:
         """IPython cleanup transformer: swap a leading `%%fmprofile ARGS` line for the session start."""
@@ -66,7 +71,10 @@ class CellProfiler:
             self._finish(self.session, None)
         first_line, _, body = self.raw_cell.lstrip("\n").partition("\n")
         _show_magic_line_in_tracebacks(cell_file, first_line)
-        self.session = self.start_session(parse_options(args), body)
+        options = parse_options(args)
+        self.session = self.start_session(options, body)
+        if self.session is not None and not options.quiet and live_supported(self.shell):
+            self.live = LiveView.open(self.session)
 
     def start_session(self, options: ProfileOptions, body: str) -> ProfileSession | None:
         session = ProfileSession(options, cell_source=body, main_thread_id=threading.get_ident())
@@ -107,8 +115,12 @@ class CellProfiler:
 
     def _finish(self, session: ProfileSession, error: BaseException | None) -> Run:
         self.session = None
+        live, self.live = self.live, None
+        if live is not None:
+            live.stop()  # before the session stops: the updater reads the recording that stop() completes
+            self.last_live_stats = live.stats
         run = session.stop(error)
-        show_run(run, session.options)
+        show_run(run, session.options, live)
         show_budget(run)
         session.print_notices()
         return run
@@ -128,16 +140,24 @@ def _is_magic_line(line: str) -> bool:
     return line == MAGIC or line.startswith((MAGIC + " ", MAGIC + "\t"))
 
 
-def show_run(run: Run, options: ProfileOptions) -> None:
+def show_run(run: Run, options: ProfileOptions, live: LiveView | None = None) -> None:
+    """The final output; in the live view's place when there was one, so no widget stays behind."""
     from workbench.render import notebook_bundle, summary_line
 
     if options.quiet:
         print(f"{summary_line(run)}  [saved: {run.path}]")
         return
     try:
-        display(notebook_bundle(run), raw=True)  # type: ignore[no-untyped-call]
+        bundle = notebook_bundle(run)
     except Exception as error:
         print(f"{summary_line(run)}  [dashboard failed: {error}; saved: {run.path}]", file=sys.stderr)
+        if live is not None:
+            live.replace({"text/plain": summary_line(run)})
+        return
+    if live is not None:
+        live.replace(bundle)
+    else:
+        display(bundle, raw=True)  # type: ignore[no-untyped-call]
 
 
 def show_budget(run: Run) -> None:

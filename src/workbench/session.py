@@ -74,6 +74,11 @@ class ProfileSession:
         self._root: Span | None = None
         self._gpu: GpuCollectors | None = None
 
+    @property
+    def clock(self) -> RunClock | None:
+        """The run's clock while the session is started (read-only; a live view reads the time with it)."""
+        return None if self._context is None else self._context.clock
+
     def start(self) -> Run:
         clock = RunClock.start()
         recording = Recording()

@@ -19,6 +19,8 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 NEW_TOKENS = 5
+# How far Kineto's clock, aligned on markers, may stray from the run clock on a loaded 2-core machine.
+ALIGNMENT_NS = 100_000
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +60,11 @@ def test_aten_ops_land_inside_the_spans_that_ran_them(model: Any, tmp_path: Path
     spans = {s.name: s for s in run.recording.spans}
     mm, relu = op_times(run, "aten::mm"), op_times(run, "aten::relu")
     assert len(mm) == 5 and len(relu) == 5
+    # Two clocks aligned by markers agree to some microseconds; a span closes a few after its last op.
     for times, span in ((mm, spans["matmuls"]), (relu, spans["relus"])):
-        assert span.start_ns <= times[:, 0].min() and times[:, 1].max() <= span.end_ns
-    assert mm[:, 1].max() <= relu[:, 0].min()  # the order of the cell
+        assert span.start_ns - ALIGNMENT_NS <= times[:, 0].min()
+        assert times[:, 1].max() <= span.end_ns + ALIGNMENT_NS
+    assert mm[:, 1].max() <= relu[:, 0].min()  # the order of the cell, exact: both on Kineto's clock
     assert CLOCK_MARKER not in run.ops["name"].tolist()
     assert run.ops["detail"].str.startswith("shapes [[64, 64]").any()
 
@@ -72,7 +76,8 @@ def test_each_decoding_step_runs_its_ops_before_its_token_arrives(model: Any, tm
     arrivals = sorted(t.t_ns for t in run.recording.tokens if t.request_id == request.span_id)
     assert len(arrivals) == NEW_TOKENS
     matmuls = op_times(run, "aten::addmm")  # GPT-2's Conv1D projections
-    assert request.start_ns <= matmuls[:, 0].min() and matmuls[:, 1].max() <= request.end_ns
+    assert request.start_ns - ALIGNMENT_NS <= matmuls[:, 0].min()
+    assert matmuls[:, 1].max() <= request.end_ns + ALIGNMENT_NS
     # Each step's forward pass ends before its token is recorded, and after the previous token.
     for before, after in zip([request.start_ns, *arrivals[:-1]], arrivals, strict=True):
         inside = (matmuls[:, 0] >= before) & (matmuls[:, 1] <= after)

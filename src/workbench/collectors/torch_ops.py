@@ -20,6 +20,9 @@ from workbench.model.events import CollectorStatus
 from workbench.model.ops import CATEGORY_CODE, GPU_WORK, OpTable
 
 CLOCK_MARKER = "workbench::clock"
+# Markers placed at each end of the trace; the one whose run-clock bracket is tightest aligns the clocks
+# (a thread preempted between reading the clock and entering the marker widens its bracket).
+MARKERS_PER_END = 5
 # Fit Kineto's clock rate as well as its offset only over a span where marker jitter (microseconds)
 # is negligible against the drift it corrects (tens of ppm: milliseconds over an hour).
 MIN_SCALE_FIT_NS = 10_000_000_000
@@ -54,7 +57,8 @@ class TorchOpsCollector:
     def __init__(self) -> None:
         self._profiler: Any = None
         self._context: CollectorContext | None = None
-        self._markers_ns: list[int] = []
+        # (run-clock time just before entering the marker, just after), one per marker in trace order
+        self._markers_ns: list[tuple[int, int]] = []
         self.gpu_note = ""
         self._warnings: list[str] = []
 
@@ -85,8 +89,9 @@ class TorchOpsCollector:
             )
             self._profiler.start()
         self._warnings.extend(str(w.message) for w in caught)
-        self._mark()  # the first record_function in a process pays for lazy set-up: not a marker
-        self._mark()
+        self._mark()  # the first record_function in a process pays for lazy set-up: never the tightest
+        for _ in range(MARKERS_PER_END):
+            self._mark()
 
     def _mark(self) -> None:
         from torch.profiler import record_function
@@ -95,13 +100,14 @@ class TorchOpsCollector:
         before = self._context.clock.now_ns()
         with record_function(CLOCK_MARKER):
             after = self._context.clock.now_ns()
-        self._markers_ns.append((before + after) // 2)
+        self._markers_ns.append((before, after))
 
     def stop(self) -> CollectorStatus:
         context, profiler = self._context, self._profiler
         if context is None or profiler is None:
             return CollectorStatus(self.name, False, "never started")
-        self._mark()
+        for _ in range(MARKERS_PER_END):
+            self._mark()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             profiler.stop()
@@ -139,14 +145,25 @@ def _experimental_config() -> Any:
         return _ExperimentalConfig()
 
 
-def _marker_pairs(kineto_us: list[float], run_ns: list[int]) -> list[tuple[float, int]]:
-    """(Kineto time, run time) of the start marker, and of the end marker when the cell was long."""
-    if len(kineto_us) != len(run_ns) or len(run_ns) < 2:
-        raise TorchOpsStartError(f"clock markers: found {len(kineto_us)} in the trace, placed {len(run_ns)}")
-    pairs = [(kineto_us[1], run_ns[1])]
-    if run_ns[-1] - run_ns[1] >= MIN_SCALE_FIT_NS:
-        pairs.append((kineto_us[-1], run_ns[-1]))
+def _marker_pairs(kineto_us: list[float], brackets: list[tuple[int, int]]) -> list[tuple[float, int]]:
+    """(Kineto time, run time) of the tightest start marker, and of the tightest end marker when the cell
+    was long enough for the clocks' rates to matter."""
+    if len(kineto_us) != len(brackets) or len(brackets) < 2 * MARKERS_PER_END + 1:
+        raise TorchOpsStartError(
+            f"clock markers: found {len(kineto_us)} in the trace, placed {len(brackets)}"
+        )
+    marks = list(zip(kineto_us, brackets, strict=True))
+    start = _tightest(marks[1 : 1 + MARKERS_PER_END])  # [0] paid for the lazy set-up
+    end = _tightest(marks[-MARKERS_PER_END:])
+    pairs = [start]
+    if end[1] - start[1] >= MIN_SCALE_FIT_NS:
+        pairs.append(end)
     return pairs
+
+
+def _tightest(marks: list[tuple[float, tuple[int, int]]]) -> tuple[float, int]:
+    kineto, (before, after) = min(marks, key=lambda mark: mark[1][1] - mark[1][0])
+    return kineto, (before + after) // 2
 
 
 def _no_cuda_reason() -> str:

@@ -2,6 +2,7 @@
 
 from workbench.analysis.findings.rules import (  # noqa: F401
     communication,
+    gil,
     gpu,
     gpu_memory,
     gpu_sync,

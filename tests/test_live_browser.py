@@ -1,0 +1,205 @@
+"""The live dashboard in JupyterLab, in a real browser: it updates while the cell runs, says when the GIL is
+held, and is replaced in place by the static dashboard when the cell ends."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+import requests
+from playwright.sync_api import Page, sync_playwright
+
+from tests.browser import CHROMIUM_ARGS
+
+pytestmark = [pytest.mark.browser, pytest.mark.kernel]
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+TOKEN = "workbench-live-test"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+# ~6 s of streamed tokens with CPU-bound Python between chunks, in three phases that call different
+# functions (so the flame graph gains frames as the cell goes on), then a C call that holds the GIL.
+LIVE_CELL = """%%fmprofile --name live-browser
+import time
+import workbench as wb
+
+def retrieve(n):
+    return sum(i * i for i in range(n))
+
+def rerank(n):
+    return sorted(range(n), key=lambda i: -i)[0]
+
+def postprocess(n):
+    return len("".join(str(i) for i in range(n // 10)))
+
+phases = [retrieve, rerank, postprocess]
+with wb.llm_request(model="demo") as request:
+    for step in range(60):
+        phases[step // 20](40_000)
+        time.sleep(0.07)
+        request.chunk(3)
+held = sum(range(200_000_000))  # one C call: holds the GIL for ~3 s
+"""
+STATS_CELL = """import json
+from workbench import magics as _m
+_s = _m._profiler.last_live_stats
+open("live_stats.json", "w").write(json.dumps({
+    "ticks": _s.ticks, "wall_s": _s.wall_s, "cpu_ms_per_s": _s.cpu_ms_per_s,
+    "max_tick_cpu_ms": _s.max_tick_cpu_ms, "messages_per_s": _s.messages_per_s}))
+"""
+
+# The live models, found by name in whichever Bokeh document holds them.
+LIVE_JS = """
+() => {
+  if (typeof Bokeh === 'undefined') return null;
+  for (const doc of Bokeh.documents) {
+    const summary = doc.get_model_by_name('live_summary');
+    if (summary == null) continue;
+    const view = Bokeh.index.find_one(summary);
+    const text = view && view.shadow_el ? view.shadow_el.textContent : '';
+    const tokens = /tokens\\s*([\\d,]+)/.exec(text);
+    const rects = doc.get_model_by_name('live_flame_rects').data;
+    const banner = doc.get_model_by_name('live_banner');
+    const counts = Object.values(window._wb_live || {}).map(s => s.updates);
+    return {tokens: tokens ? Number(tokens[1].replace(/,/g, '')) : -1, frames: rects.x0.length,
+            functions: Array.from(rects.function), banner: banner.visible,
+            updates: counts.length ? Math.max(...counts) : 0, now: performance.now(),
+            connected: !!(view && view.el.isConnected)};
+  }
+  return null;
+}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[str]:
+    """A JupyterLab server in a temp folder (its own settings and store); stopped afterwards."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "WORKBENCH_STORE": str(tmp_path / "store"),
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
+    }
+    command = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.token={TOKEN}", f"--port={port}",
+        "--ip=127.0.0.1", f"--ServerApp.root_dir={tmp_path}", "--LabApp.expose_app_in_browser=True",
+        "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]  # fmt: skip
+    log = (tmp_path / "lab.log").open("w")
+    server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{url}/api/status?token={TOKEN}", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.3)
+        else:
+            pytest.fail(f"JupyterLab did not start: {(tmp_path / 'lab.log').read_text()[-2000:]}")
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
+        log.close()
+
+
+def _live(page: Page) -> dict[str, Any]:
+    state = page.evaluate(LIVE_JS)
+    assert state is not None
+    return dict(state)
+
+
+def _wait_live(page: Page, condition: str, timeout_ms: float = 30_000) -> dict[str, Any]:
+    page.wait_for_function(
+        f"() => {{ const s = ({LIVE_JS})(); return s !== null && ({condition}); }}", timeout=timeout_ms
+    )
+    return _live(page)
+
+
+def test_live_dashboard_updates_then_becomes_the_static_one(
+    lab: str, tmp_path: Path, chromium_executable: str
+) -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("%load_ext workbench"),
+        nbformat.v4.new_code_cell(LIVE_CELL),
+        nbformat.v4.new_code_cell(STATS_CELL),
+    ]
+    nbformat.write(notebook, tmp_path / "live.ipynb")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{lab}/lab/tree/live.ipynb?token={TOKEN}")
+            page.wait_for_function(
+                "() => window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell') !== null",
+                timeout=60_000,
+            )
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+            first = _wait_live(page, "s.tokens > 0 && s.frames >= 3 && s.connected")
+            second = _wait_live(page, f"s.tokens >= {first['tokens']} + 30 && s.frames > {first['frames']}")
+            assert second["tokens"] > first["tokens"] and second["frames"] > first["frames"]
+            rate = (second["updates"] - first["updates"]) / ((second["now"] - first["now"]) / 1000)
+            assert rate >= 2.0, f"{rate:.1f} updates/s reached the browser"
+            _screenshot(page, "live.png")
+
+            # The C call that holds the GIL: the page says so instead of freezing silently.
+            blocked = _wait_live(page, "s.banner === true", timeout_ms=30_000)
+            assert blocked["tokens"] >= second["tokens"]
+
+            page.wait_for_selector(".jp-OutputArea-output iframe", timeout=120_000)
+            assert page.locator(f".jp-OutputArea-output[data-mime-type='{WIDGET_MIME}']").count() == 0
+            assert page.locator(".jp-OutputArea-output iframe").count() == 1
+            frame = next(f for f in page.frames if f != page.main_frame and f.url.startswith("about:srcdoc"))
+            frame.wait_for_function(
+                "() => window.Bokeh !== undefined && Bokeh.index.roots.length >= 1", timeout=30_000
+            )
+            page.wait_for_timeout(500)  # let the canvases paint before the screenshot
+            _screenshot(page, "final.png")
+
+            stats_file = tmp_path / "live_stats.json"
+            deadline = time.monotonic() + 60
+            while (
+                not (stats_file.exists() and stats_file.read_text().endswith("}"))
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.2)
+            stats = json.loads(stats_file.read_text())
+            print(f"\nlive view: {rate:.2f} updates/s reached the browser; kernel side {json.dumps(stats)}")
+            assert stats["messages_per_s"] < 100 and stats["cpu_ms_per_s"] < 100
+            assert not [e for e in errors if "Could not create a view" in e], errors
+        finally:
+            browser.close()
+
+
+def _screenshot(page: Page, name: str) -> None:
+    cell = page.locator(".jp-Cell").nth(1)
+    cell.scroll_into_view_if_needed()
+    DOCS.mkdir(exist_ok=True)
+    cell.screenshot(path=str(DOCS / name))
