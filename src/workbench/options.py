@@ -31,6 +31,7 @@ class ProfileOptions:
     tokens: bool = True
     # None: on when torch is imported and CUDA is available (see collectors/torch_ops.py)
     kernels: bool | None = None
+    gil_probe: bool = True
     # None: the default rate, and no notice when there is no NVIDIA driver; 0 turns telemetry off
     nvml_rate: float | None = None
     capture_text: bool = False
@@ -141,6 +142,12 @@ def add_profile_options(parser: argparse.ArgumentParser) -> None:
         "--no-kernels", dest="kernels", action="store_const", const=False, help="do not run torch.profiler"
     )
     parser.add_argument(
+        "--no-gil-probe",
+        dest="gil_probe",
+        action="store_false",
+        help="do not measure GIL waiting (a thread that wakes every 5 ms; feeds the gil_contention finding)",
+    )
+    parser.add_argument(
         "--nvml-rate",
         type=_nvml_rate,
         metavar="HZ",
@@ -221,6 +228,7 @@ def from_namespace(namespace: argparse.Namespace) -> ProfileOptions:
         tokens=namespace.tokens,
         kernels=namespace.kernels,
         nvml_rate=namespace.nvml_rate,
+        gil_probe=namespace.gil_probe,
         capture_text=namespace.capture_text,
         slo=namespace.slo,
         quiet=namespace.quiet,

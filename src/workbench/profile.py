@@ -17,7 +17,7 @@ class profile:
     """Profile the block; the `Run` it yields is filled in and saved when the block ends.
 
     Options mirror `%%fmprofile`: `name`, `store`, `rate`, `native`, `gil`, `idle`, `cpu`, `tokens`,
-    `kernels` (None: on when torch is imported and CUDA is available), `nvml_rate` (Hz; 0: off),
+    `kernels` (None: on when torch is imported and CUDA is available), `nvml_rate` (Hz; 0: off), `gil_probe`,
     `capture_text`, and `slo` (a mapping such as `{"ttft_ms": 200}` or the magic's text form);
     `budget` (e.g. "wall_s<=0.5, e2e_ms.p50<=+10%") and `baseline` (a run key, or "-1") are checked when
     the block ends, into `run.metrics["budget"]` (a failing budget never raises here). Findings are in
@@ -37,6 +37,7 @@ class profile:
         tokens: bool = True,
         kernels: bool | None = None,
         nvml_rate: float | None = None,
+        gil_probe: bool = True,
         capture_text: bool = False,
         slo: str | Mapping[str, float] | None = None,
         budget: str | None = None,
@@ -54,6 +55,7 @@ class profile:
             tokens=tokens,
             kernels=kernels,
             nvml_rate=nvml_rate,
+            gil_probe=gil_probe,
             capture_text=capture_text,
             slo=_slo(slo),
             quiet=True,

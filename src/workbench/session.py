@@ -24,10 +24,12 @@ from workbench.analysis.tokens import token_metrics
 from workbench.clock import RunClock
 from workbench.collectors.base import CollectorContext
 from workbench.collectors.cpu import CpuCollector
+from workbench.collectors.gil_probe import GilProbe
 from workbench.environment import capture_environment
 from workbench.instrument import Hook, default_hooks
 from workbench.instrument.import_watch import ImportWatcher
 from workbench.model.events import CollectorStatus, Span
+from workbench.model.gil import NOTES_KEY as GIL_NOTES_KEY
 from workbench.model.recording import Recording
 from workbench.model.run import Run
 from workbench.options import ProfileOptions
@@ -73,6 +75,7 @@ class ProfileSession:
         self._recorder: Recorder | None = None
         self._root: Span | None = None
         self._gpu: GpuCollectors | None = None
+        self._gil_probe: GilProbe | None = None
 
     @property
     def clock(self) -> RunClock | None:
@@ -142,11 +145,30 @@ class ProfileSession:
                 self._import_watcher.start()
         else:
             self.statuses.append(CollectorStatus("tokens", False, "disabled with --no-tokens"))
+        self._start_gil_probe(context)
         # Last, so torch.profiler's own start-up is not in the CPU profile's cell window.
         self._gpu = GpuCollectors(self.options)
         self._gpu.start(context)
         self.notices.extend(self._gpu.notices)
         self._gpu.notices.clear()
+
+    def _start_gil_probe(self, context: CollectorContext) -> None:
+        from workbench.collectors.gil_probe import GilProbe
+
+        if not self.options.gil_probe:
+            self.statuses.append(CollectorStatus("gil", False, "disabled with --no-gil-probe"))
+            return
+        probe = GilProbe()
+        available, reason = probe.is_available()
+        if not available:
+            self.statuses.append(CollectorStatus("gil", False, reason))
+            return
+        try:
+            probe.start(context)
+        except Exception as error:
+            self._skip("gil", f"could not start ({error})")
+            return
+        self._gil_probe = probe
 
     def _install_hook(self, hook: Hook, late: bool = False) -> None:
         with self._hooks_lock:
@@ -199,6 +221,12 @@ class ProfileSession:
         return run
 
     def _stop_hooks_and_collectors(self) -> None:
+        if self._gil_probe is not None:
+            try:
+                self.statuses.append(self._gil_probe.stop())
+            except Exception as error:
+                self.statuses.append(CollectorStatus("gil", False, f"failed while stopping ({error})"))
+            self._gil_probe = None
         if self._gpu is not None:
             self._gpu.stop()
             self.statuses.extend(self._gpu.statuses)
@@ -239,6 +267,8 @@ class ProfileSession:
                 samples if isinstance(samples, int) else None,
                 float(rate),  # type: ignore[arg-type]
             )
+        if isinstance(context.notes.get(GIL_NOTES_KEY), dict):
+            metrics["gil_probe"] = context.notes[GIL_NOTES_KEY]
         gpu = gpu_metrics(run.recording, (context.window_start_ns, end), context.notes)
         if gpu is not None:
             metrics["gpu"] = gpu
