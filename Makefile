@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install lab demo test lint browser bench clean
+.PHONY: install lab labextension demo test lint browser bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,31 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-lab: install
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+# The JupyterLab extension: TypeScript in extensions/workbench-lab, built into src/workbench/labextension
+# (committed, so a checkout or a wheel works without Node.js). With Node.js and npm here it is rebuilt
+# from source against this JupyterLab's shared packages; without them the committed build is used.
+LABEXT_SRC := extensions/workbench-lab
+LABEXT_OUT := src/workbench/labextension
+# `jupyter lab` below loads the extension from here (a link to the fresh build), ahead of the copy that
+# `pip install` put under share/jupyter/labextensions.
+LABEXT_DIR := $(VENV)/fmprofile-labextensions
+
+$(LABEXT_SRC)/node_modules/.package-lock.json: $(LABEXT_SRC)/package.json
+	cd $(LABEXT_SRC) && npm install --no-audit --no-fund
+	touch $@
+
+labextension: install
+	@if command -v npm >/dev/null 2>&1; then \
+		$(MAKE) $(LABEXT_SRC)/node_modules/.package-lock.json && \
+		cd $(LABEXT_SRC) && PATH="$(CURDIR)/$(BIN):$$PATH" npm run build && npm test; \
+	else \
+		echo "Node.js/npm not found: using the built extension in $(LABEXT_OUT)"; \
+	fi
+	test -f $(LABEXT_OUT)/package.json
+	mkdir -p $(LABEXT_DIR) && ln -sfn $(CURDIR)/$(LABEXT_OUT) $(LABEXT_DIR)/fm-workbench-lab
+
+lab: install labextension
+	$(BIN)/jupyter lab --notebook-dir=notebooks --LabApp.extra_labextensions_path=$(CURDIR)/$(LABEXT_DIR)
 
 demo: install
 	$(BIN)/python scripts/run_demos.py --out out

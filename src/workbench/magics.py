@@ -75,6 +75,7 @@ class CellProfiler:
         self.session = self.start_session(options, body)
         if self.session is not None and not options.quiet and live_supported(self.shell):
             self.live = LiveView.open(self.session)
+            self.session.restart_cell_window()
 
     def start_session(self, options: ProfileOptions, body: str) -> ProfileSession | None:
         session = ProfileSession(options, cell_source=body, main_thread_id=threading.get_ident())

@@ -118,6 +118,15 @@ class ProfileSession:
         self._recorder.root_span_id = self._root.span_id
         return self.run
 
+    def restart_cell_window(self) -> None:
+        """Start the cell's time window (and its root span) now: what the adapter did after `start()`,
+        such as opening the live view on the kernel's thread, is then not counted as the cell's."""
+        if self._context is None or self._root is None:
+            return
+        now = self._context.clock.now_ns()
+        self._context.window_start_ns = now
+        self._root.start_ns = now
+
     def _start_collectors(self, context: CollectorContext) -> None:
         if self.options.cpu:
             cpu = CpuCollector()

@@ -65,10 +65,14 @@ class StackSample:
 
 @dataclass(slots=True, frozen=True)
 class Annotation:
-    t_ns: int
+    """A user's note: at `t_ns` (to `end_ns` for a range) on the run clock, or on the whole run when
+    `t_ns` is None; `created` is an ISO wall-clock time (empty in runs saved before notes had one)."""
+
+    t_ns: int | None
     text: str
     author: str = ""
     end_ns: int | None = None
+    created: str = ""
 
 
 @dataclass(slots=True, frozen=True)

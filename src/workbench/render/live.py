@@ -15,6 +15,7 @@ from bokeh.models import ColumnDataSource, CustomJS, DataRange1d, HoverTool, Ran
 from bokeh.models.widgets import Div
 from bokeh.plotting import figure
 
+from workbench.model.series import split_series
 from workbench.render.flame_plot import icicle_figure, source_data
 from workbench.render.flame_view import FlameView
 from workbench.render.labels import fit_labels
@@ -33,23 +34,24 @@ RATE_HEIGHT_PX = 180
 
 # Runs in the browser on every heartbeat from the kernel. It counts arrivals (window._wb_live, read by
 # tests) and starts, once, a browser-side timer: the kernel cannot say "I am blocked", so the page says it
-# when no heartbeat came for STALE_AFTER_MS. The timer stops when the widget is gone (replaced at the end).
+# when no heartbeat came for STALE_AFTER_MS. The timer stops with the final update, or when the widget's
+# models leave their document.
 STALE_JS = """
 const live = (window._wb_live = window._wb_live || {});
-const key = hb.id;
+const key = status.id;
 const st = live[key] || (live[key] = {updates: 0, last: 0, timer: null, stale: false});
 st.updates += 1;
 st.last = Date.now();
-const done = hb.data.done && hb.data.done[0];
+const done = status.tags.length > 0;
 if (st.stale) {
   st.stale = false;
   banner.visible = false;
 }
 if (st.timer === null && !done) {
   st.timer = setInterval(() => {
-    const view = (typeof Bokeh !== 'undefined' && Bokeh.index) ? Bokeh.index.find_one(banner) : null;
-    const gone = view == null || view.el == null || !view.el.isConnected;
-    if (gone || (hb.data.done && hb.data.done[0])) {
+    // The final update tags the status "done"; a model taken out of its document is gone too. (The
+    // widget's views are not in Bokeh's global index, so they cannot be looked up from here.)
+    if (status.tags.length > 0 || status.document == null) {
       clearInterval(st.timer);
       return;
     }
@@ -73,15 +75,15 @@ class LiveDashboard:
 
     def __init__(self, title: str = "") -> None:
         self.title = title
-        self.status = Div(text=_status_html(title, "starting", 0.0), name="live_status")
+        self.status = Div(text=_status_html(title, "starting", 0.0, 0), name="live_status")
         self.banner = Div(text="", visible=False, name="live_banner")
         self.summary = Div(text="", name="live_summary")
-        self.heartbeat = ColumnDataSource(data={"tick": [0], "done": [0]}, name="live_heartbeat")
-        self.heartbeat.js_on_change(
-            "data",
+        # The status text changes on every tick: its change is the page's heartbeat.
+        self.status.js_on_change(
+            "text",
             CustomJS(
                 args={
-                    "hb": self.heartbeat,
+                    "status": self.status,
                     "banner": self.banner,
                     "stale_ms": STALE_AFTER_MS,
                     "style": BANNER_STYLE,
@@ -114,13 +116,24 @@ class LiveDashboard:
     def update(self, snapshot: LiveSnapshot, flame: FlameView | None = None, done: bool = False) -> None:
         """Apply one snapshot; `flame` is the live flame graph's layout, when it changed."""
         self._ticks += 1
-        self.status.text = _status_html(self.title, snapshot.status, snapshot.now_s)
-        self.summary.text = _summary_html(snapshot)
+        if done:
+            self.status.tags = ["done"]  # read by STALE_JS: no more heartbeats will come
+        self.status.text = _status_html(self.title, snapshot.status, snapshot.now_s, snapshot.cpu_samples)
+        summary = _summary_html(snapshot)
+        if summary != self.summary.text:  # every change is serialised and sent: skip the same text
+            self.summary.text = summary
         if flame is not None:
             self._update_flame(flame)
         self._update_timeline(snapshot)
         self.rate.stream({"t_s": [snapshot.now_s], "tokens_per_s": [snapshot.tokens_per_s]}, RATE_ROLLOVER)
-        self.heartbeat.data = {"tick": [self._ticks], "done": [1 if done else 0]}
+
+    @property
+    def ticks(self) -> int:
+        return self._ticks
+
+    @property
+    def done(self) -> bool:
+        return bool(self.status.tags)
 
     def _update_flame(self, view: FlameView) -> None:
         data = source_data(view)
@@ -165,29 +178,52 @@ def _empty_flame() -> dict[str, list[Any]]:
     return source_data(FlameView(rects=[], total_ms=0.0, min_width=0.0))
 
 
-def _status_html(title: str, status: str, now_s: float) -> str:
+def _status_html(title: str, status: str, now_s: float, samples: int) -> str:
+    # What changes every tick lives here, so the summary below changes (and is sent) only with the counts.
     name = f"<b>{html.escape(title)}</b> · " if title else ""
-    state = f"{name}live · {html.escape(status)} · {now_s:,.1f} s"
+    state = (
+        f"{name}live · {html.escape(status)} · elapsed <b>{now_s:,.1f} s</b> · "
+        f'<span data-live="CPU samples">{samples:,}</span> CPU samples (live, low-rate)'
+    )
     return f'<div style="font: 13px sans-serif; color: #555">{state}</div>'
 
 
 def _summary_html(s: LiveSnapshot) -> str:
     ttft = "–" if s.ttft_p50_ms is None else f"{s.ttft_p50_ms:,.0f} ms"
     items = [
-        ("elapsed", f"{s.now_s:,.1f} s"),
-        ("CPU samples", f"{s.cpu_samples:,}"),
         ("tokens", f"{s.total_tokens:,}"),
         ("tokens/s", f"{s.tokens_per_s:,.1f}"),
         ("TTFT p50", ttft),
         ("requests", f"{s.requests:,}"),
     ]
-    items += [(series, f"{value:,.3g}") for series, value in sorted(s.counters.items())]
+    items += _counter_items(s.counters)
     cells = "".join(
         f'<span><span style="color: #666">{html.escape(k)}</span> '
         f'<b data-live="{html.escape(k, quote=True)}">{html.escape(v)}</b></span>'
         for k, v in items
     )
     return f'<div style="{SUMMARY_STYLE}">{cells}</div>'
+
+
+def _counter_items(counters: dict[str, float]) -> list[tuple[str, str]]:
+    """GPU telemetry by its names (GPU 0 util %, ...). The GIL probe's series are the gil_contention rule's
+    evidence: alone they read high whenever the cell runs Python, contended or not."""
+    items = []
+    for series, value in sorted(counters.items()):
+        parsed = split_series(series)
+        if parsed is not None:
+            source, device, metric = parsed
+            label = f"{'GPU' if source == 'gpu' else 'CUDA'} {device} {metric}"
+            items.append((label, _gpu_value(metric, value)))
+    return items
+
+
+def _gpu_value(metric: str, value: float) -> str:
+    if metric.endswith("_bytes"):
+        return f"{value / 2**30:,.2f} GiB"
+    if metric.endswith("_bytes_s"):
+        return f"{value / 1e6:,.1f} MB/s"
+    return f"{value:,.3g}"
 
 
 def _flame_figure(rects: ColumnDataSource, labels: ColumnDataSource) -> Any:

@@ -1,0 +1,154 @@
+"""What the API does with a store, apart from HTTP: list rows, read metadata, add a note, delete, compare.
+
+Absolute paths never leave the server: rows carry ids, and the store is named relative to the server root.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import json
+import os
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from workbench.model.events import Annotation
+from workbench.session import REPORT_FILE
+from workbench.store.index import list_runs, runs_dir
+from workbench.store.rundir import RUN_FILE, CorruptRunError, load_run, read_meta, write_atomic
+
+NOTE_MAX_CHARS = 10_000
+
+
+class BadRequest(ValueError):
+    """A request body or parameter that does not fit (HTTP 400)."""
+
+
+def run_rows(store: Path) -> list[dict[str, Any]]:
+    """One row per run, newest first, with the sidebar's columns; an unreadable run has status `corrupt`."""
+    runs = runs_dir(store).resolve()
+    # A run directory that is a link to elsewhere is not listed: its metadata could come from anywhere.
+    metas = [m for m in list_runs(store) if Path(str(m["path"])).resolve().parent == runs]
+    return [_row(meta) for meta in metas][::-1]
+
+
+def store_version(store: Path) -> int:
+    """Changes when a run is saved, edited or deleted: the newest mtime (ns) of runs/ and each run.json."""
+    root = runs_dir(store)
+    if not root.is_dir():
+        return 0
+    stamps = [root.stat().st_mtime_ns]
+    for child in root.iterdir():
+        # A run saved or annotated rewrites run.json (atomically: a new file, so a new mtime).
+        meta = child / RUN_FILE
+        if meta.is_file():
+            stamps.append(meta.stat().st_mtime_ns)
+    return max(stamps)
+
+
+def _row(meta: dict[str, Any]) -> dict[str, Any]:
+    metrics = _mapping(meta, "metrics")
+    tokens = _mapping(metrics, "tokens")
+    ttft = _mapping(tokens, "ttft_ms")
+    error = meta.get("load_error") or meta.get("error")
+    path = Path(str(meta.get("path", "")))
+    return {
+        "id": meta.get("id"),
+        "name": meta.get("name"),
+        "created": meta.get("created"),
+        "wall_s": metrics.get("wall_s"),
+        "output_tokens": tokens.get("output_tokens"),
+        "output_tokens_per_s": tokens.get("output_tokens_per_s"),
+        "ttft_ms_p50": ttft.get("p50"),
+        "status": "corrupt" if "load_error" in meta else ("error" if error else "ok"),
+        "error": error,
+        "parent": meta.get("parent"),
+        "notes": len(meta.get("annotations") or []) if isinstance(meta.get("annotations"), list) else 0,
+        "has_report": (path / REPORT_FILE).is_file(),
+    }
+
+
+def _mapping(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    # run.json is user-editable: a wrong type in it shows as a missing value, never a 500.
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def run_meta(path: Path) -> dict[str, Any]:
+    """run.json of one run (metrics, environment, options, notes); CorruptRunError when unreadable."""
+    meta = read_meta(path)
+    meta.pop("path", None)
+    return meta
+
+
+def ensure_report(path: Path) -> Path:
+    """The run's report.html, written first when the run has none (as `workbench export --format html`)."""
+    report = path / REPORT_FILE
+    if not report.is_file():
+        from workbench.session import write_artifacts
+
+        problems = write_artifacts(load_run(path), path)
+        if not report.is_file():
+            raise CorruptRunError("; ".join(problems) or f"{path.name}: could not write {REPORT_FILE}")
+    return report
+
+
+def add_note(path: Path, body: Any) -> dict[str, Any]:
+    """Append a note to run.json's `annotations`; returns it as stored."""
+    note = _note_from_body(body)
+    meta = read_meta(path)
+    notes = meta.get("annotations")
+    if notes is not None and not isinstance(notes, list):
+        raise CorruptRunError(f"{path / RUN_FILE}: `annotations` is not a list")
+    stored = _annotation_dict(note)
+    meta["annotations"] = [*(notes or []), stored]
+    write_atomic(path / RUN_FILE, json.dumps(meta, indent=1, default=str).encode())
+    return stored
+
+
+def _note_from_body(body: Any) -> Annotation:
+    if not isinstance(body, dict):
+        raise BadRequest('expected a JSON object such as {"text": "..."}')
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise BadRequest("`text` must be a non-empty string")
+    if len(text) > NOTE_MAX_CHARS:
+        raise BadRequest(f"`text` is longer than {NOTE_MAX_CHARS} characters")
+    start, end = body.get("t_ns"), body.get("end_ns")
+    for name, value in (("t_ns", start), ("end_ns", end)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise BadRequest(f"`{name}` must be a non-negative integer (ns on the run clock) or null")
+    if start is None and end is not None:
+        raise BadRequest("`end_ns` needs `t_ns`")
+    if start is not None and end is not None and end < start:
+        raise BadRequest("`end_ns` is before `t_ns`")
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return Annotation(t_ns=start, text=text.strip(), author=_author(), end_ns=end, created=created)
+
+
+def _annotation_dict(note: Annotation) -> dict[str, Any]:
+    return dataclasses.asdict(note)
+
+
+def _author() -> str:
+    # The server runs as the notebook's user; JupyterHub sets JUPYTERHUB_USER when it is a shared machine.
+    try:
+        return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+def delete_run(path: Path) -> None:
+    """Remove the run directory (the caller checked it is a real run directory inside the store)."""
+    shutil.rmtree(path)
+
+
+def compare_report(a: Path, b: Path, fmt: str) -> str:
+    """The compare report of run `b` against baseline `a`: the HTML page, or its text form."""
+    from workbench.compare_runs import compare
+    from workbench.render.diff_report import diff_html, diff_text
+
+    diff = compare(a, b)
+    return diff_html(diff) if fmt == "html" else diff_text(diff)
