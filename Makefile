@@ -54,7 +54,7 @@ lint: install
 	$(BIN)/mypy
 
 test: install browser lint
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra --durations=15
 
 bench: install
 	$(BIN)/python benchmarks/bench_overhead.py

@@ -30,6 +30,7 @@ TOKENS = 12
 # One request alone: loopback and parsing add ~1-3 ms; concurrent streams share one event loop on 2 cores.
 TOLERANCE_MS = 15.0
 CONCURRENT_TOLERANCE_MS = 30.0
+CONCURRENT = 16
 MESSAGES = [{"role": "user", "content": "say something"}]
 
 
@@ -94,6 +95,8 @@ def test_sync_stream_with_usage(server: ServerHandle, store: Path) -> None:
 
 
 def test_async_concurrent_requests_are_each_measured(server: ServerHandle, store: Path) -> None:
+    # 16 streams at one chunk per 8 ms are 2,000 chunks/s through one Python event loop: on a 2-core VM
+    # shared with the server, more would measure the client's backlog rather than the capture.
     client = openai.AsyncOpenAI(base_url=server.base_url, api_key="x", max_retries=0)
 
     async def one(i: int) -> int:
@@ -103,21 +106,21 @@ def test_async_concurrent_requests_are_each_measured(server: ServerHandle, store
         return sum([1 async for _ in stream])
 
     async def main() -> list[int]:
-        return await asyncio.gather(*(one(i) for i in range(32)))
+        return await asyncio.gather(*(one(i) for i in range(CONCURRENT)))
 
     with _profile(store) as run:
         asyncio.run(main())
     rows = _llm_rows(run)
-    assert len(rows) == 32 and not any(r["failed"] for r in rows)
+    assert len(rows) == CONCURRENT and not any(r["failed"] for r in rows)
     ttfts = [r["ttft_ms"] for r in rows]
     tpots = [r["tpot_ms"] for r in rows]
     assert statistics.median(ttfts) == pytest.approx(TTFT_MS, abs=CONCURRENT_TOLERANCE_MS)
     assert statistics.median(tpots) == pytest.approx(DELAY_MS, abs=CONCURRENT_TOLERANCE_MS / (TOKENS - 1))
     assert all(r["output_tokens"] == TOKENS and r["token_count_source"] == "assumed" for r in rows)
     tokens = run.metrics["tokens"]
-    assert tokens["concurrency"]["max_in_flight"] >= 24
+    assert tokens["concurrency"]["max_in_flight"] >= CONCURRENT * 3 // 4
     assert set(tokens["per_model"]) == {"m0", "m1"}
-    assert tokens["per_model"]["m0"]["requests"] == 16
+    assert tokens["per_model"]["m0"]["requests"] == CONCURRENT // 2
 
 
 def test_thread_pool_requests_are_each_measured(server: ServerHandle, store: Path) -> None:
