@@ -1,4 +1,4 @@
-"""The GIL probe inside a profile: on by default, its windows in the run, off with gil_probe=False."""
+"""The GIL probe inside a profile: its windows in the run with gil_probe=True, nothing by default."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def spin(seconds: float) -> None:
 
 
 def test_the_probe_measures_a_spinning_thread_and_stops(tmp_path: Path) -> None:
-    with wb.profile(store=tmp_path, cpu=False) as run:
+    with wb.profile(store=tmp_path, cpu=False, gil_probe=True) as run:
         worker = threading.Thread(target=spin, args=(0.6,), name="worker")
         worker.start()
         time.sleep(0.6)
@@ -30,8 +30,8 @@ def test_the_probe_measures_a_spinning_thread_and_stops(tmp_path: Path) -> None:
     assert not [t for t in threading.enumerate() if t.name.startswith("workbench-gil")]
 
 
-def test_no_gil_probe(tmp_path: Path) -> None:
-    with wb.profile(store=tmp_path, cpu=False, gil_probe=False) as run:
+def test_no_gil_probe_by_default(tmp_path: Path) -> None:
+    with wb.profile(store=tmp_path, cpu=False) as run:
         time.sleep(0.05)
-    assert any(c.name == "gil" and "--no-gil-probe" in c.reason for c in run.collectors)
+    assert not any(c.name == "gil" for c in run.collectors)
     assert not [c for c in run.recording.counters if c.series == WAIT_SHARE]

@@ -37,7 +37,7 @@ class profile:
         tokens: bool = True,
         kernels: bool | None = None,
         nvml_rate: float | None = None,
-        gil_probe: bool = True,
+        gil_probe: bool = False,
         capture_text: bool = False,
         slo: str | Mapping[str, float] | None = None,
         budget: str | None = None,

@@ -165,8 +165,8 @@ class ProfileSession:
         from workbench.collectors.gil_probe import GilProbe
 
         if not self.options.gil_probe:
-            self.statuses.append(CollectorStatus("gil", False, "disabled with --no-gil-probe"))
-            return
+            return  # opt-in (--gil-probe): its forced GIL hand-overs slow CPU-bound Python
+
         probe = GilProbe()
         available, reason = probe.is_available()
         if not available:
