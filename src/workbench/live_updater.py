@@ -105,6 +105,10 @@ class LiveUpdater:
         self._started = time.perf_counter()
         self._thread = threading.Thread(target=self._loop, name="workbench-live", daemon=True)
         self._thread.start()
+        # Named in the run now: it is gone by the time the session names the sampled threads, and a
+        # nameless thread of ours would pass for one of the cell's (e.g. to the GIL contention rule).
+        if self._thread.ident is not None:
+            self.source.recording.threads[self._thread.ident] = self._thread.name
 
     def _loop(self) -> None:
         # Ticks on absolute deadlines: a tick slowed by waiting for the GIL does not push every later

@@ -176,6 +176,8 @@ class GilProbe:
         self._context = context
         self._thread = threading.Thread(target=self._loop, name=THREAD_NAME, daemon=True)
         self._thread.start()
+        # Named in the run now: the session names sampled threads after this one has ended.
+        context.recording.threads[self._thread.ident or 0] = self._thread.name
         self._calibrated.wait(CALIBRATION_TIMEOUT_S)
 
     def _loop(self) -> None:

@@ -154,6 +154,8 @@ class GpuTelemetryCollector:
         self._sampler = GpuSampler(context, devices, self._probe)
         self._thread = threading.Thread(target=self._loop, name=THREAD_NAME, daemon=True)
         self._thread.start()
+        # Named in the run now: the session names sampled threads after this one has ended.
+        context.recording.threads[self._thread.ident or 0] = self._thread.name
 
     def _open_nvml(self, context: CollectorContext) -> list[NvmlDevice]:
         api = self._api = self._api if self._api is not None else PynvmlApi()

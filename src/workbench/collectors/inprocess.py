@@ -45,6 +45,8 @@ class InProcessSampler:
         self._context = context
         self._thread = threading.Thread(target=self._loop, name="workbench-sampler", daemon=True)
         self._thread.start()
+        # Named in the run now: the session names sampled threads after this one has ended.
+        context.recording.threads[self._thread.ident or 0] = self._thread.name
 
     def _loop(self) -> None:
         context = self._context
