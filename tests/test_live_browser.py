@@ -6,9 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +13,11 @@ from typing import Any
 
 import nbformat
 import pytest
-import requests
 from playwright.sync_api import Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser import CHROMIUM_ARGS
+from tests.jupyter_process import jupyter_server, quiet_lab_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.kernel]
 
@@ -84,56 +81,22 @@ LIVE_JS = """
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[str]:
     """A JupyterLab server in a temp folder (its own settings and store); stopped afterwards."""
-    port = _free_port()
     env = {
         **os.environ,
         "WORKBENCH_STORE": str(tmp_path / "store"),
         "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
     }
-    command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", f"--IdentityProvider.token={TOKEN}",
-        f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.root_dir={tmp_path}",
-        "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None", "--allow-root",
+    quiet_lab_settings(tmp_path / "settings")
+    extra = [
+        "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]  # fmt: skip
-    # No "get notified about Jupyter news?" toast over the screenshots.
-    notification = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True)
-    (notification / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    log = (tmp_path / "lab.log").open("w")
-    server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                if requests.get(f"{url}/api/status?token={TOKEN}", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.3)
-        else:
-            pytest.fail(f"JupyterLab did not start: {(tmp_path / 'lab.log').read_text()[-2000:]}")
+    with jupyter_server("jupyterlab", tmp_path, TOKEN, tmp_path / "lab.log", env, extra) as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(10)
-        log.close()
 
 
 def _live(page: Page) -> dict[str, Any]:

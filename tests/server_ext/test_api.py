@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +17,7 @@ import pytest
 import requests
 
 import workbench as wb
+from tests.jupyter_process import jupyter_server
 
 TOKEN = "fmprofile-api-test"
 API = "fmprofile/api"
@@ -49,12 +46,6 @@ class Server:
 def _auth(token: bool) -> dict[str, str]:
     # JupyterLab's ServerConnection sends this header; a token-authenticated request needs no XSRF cookie.
     return {"Authorization": f"token {TOKEN}"} if token else {}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _make_store(root: Path, outside: Path) -> list[str]:
@@ -86,39 +77,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # Enabled explicitly: the test must not depend on the package's installed jupyter-config file.
     extensions = {"ServerApp": {"jpserver_extensions": {"workbench.server_ext": True}}}
     (config / "jupyter_server_config.json").write_text(json.dumps(extensions))
-    port = _free_port()
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "JUPYTER_RUNTIME_DIR": str(base / "runtime")}
     env.pop("WORKBENCH_STORE", None)
-    command = [
-        sys.executable, "-m", "jupyter_server", "--no-browser", f"--IdentityProvider.token={TOKEN}",
-        "--allow-root", f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.root_dir={root}",
-    ]  # fmt: skip
-    log_path = base / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_ready(url, process, log_path)
-            yield Server(url, root, ids)
-        finally:
-            process.terminate()
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
 
+    def ready(url: str) -> bool:  # the extension's own route, not only the server, must answer
+        return requests.get(f"{url}/{API}/runs", headers=_auth(True), timeout=2).status_code != 404
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if requests.get(f"{url}/{API}/runs", headers=_auth(True), timeout=2).status_code != 404:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"jupyter server with the extension did not start: {log.read_text()[-3000:]}")
+    with jupyter_server("jupyter_server", root, TOKEN, base / "server.log", env, ready=ready) as url:
+        yield Server(url, root, ids)
 
 
 def _error(response: requests.Response, status: int) -> dict[str, Any]:

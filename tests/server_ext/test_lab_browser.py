@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
-import requests
 from playwright.sync_api import Frame, Page, sync_playwright
 
 from tests.browser import CHROMIUM_ARGS
+from tests.jupyter_process import jupyter_server, quiet_lab_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.kernel]
 
@@ -39,12 +36,6 @@ with wb.llm_request(model="demo") as request:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """JupyterLab with the built extension and the server extension, in a temp root (its own settings)."""
@@ -55,11 +46,7 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         folder.mkdir()
     # JupyterLab names a prebuilt extension's folder after its package.
     (labext / "fm-workbench-lab").symlink_to(BUILT)
-    # No "get notified about Jupyter news?" toast over the screenshots.
-    settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
-    notification = settings / "notification.jupyterlab-settings"
-    notification.parent.mkdir(parents=True)
-    notification.write_text(json.dumps({"fetchNews": "false"}))
+    quiet_lab_settings(tmp_path / "settings")
     server_config = {"ServerApp": {"jpserver_extensions": {"workbench.server_ext": True}}}
     (config / "jupyter_server_config.json").write_text(json.dumps(server_config))
     env = {
@@ -69,39 +56,12 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
     }
     env.pop("WORKBENCH_STORE", None)  # the kernel saves beside the notebook, where the sidebar looks
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", f"--IdentityProvider.token={TOKEN}",
-        f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.root_dir={root}", "--allow-root",
+    extra = [
         f"--LabApp.extra_labextensions_path={labext}", "--LabApp.expose_app_in_browser=True",
         "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]  # fmt: skip
-    log_path = tmp_path / "lab.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_ready(url, server, log_path)
-            yield url, root
-        finally:
-            server.terminate()
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(10)
-
-
-def _wait_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if requests.get(f"{url}/api/status?token={TOKEN}", timeout=2).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"JupyterLab did not start: {log.read_text()[-3000:]}")
+    with jupyter_server("jupyterlab", root, TOKEN, tmp_path / "lab.log", env, extra) as url:
+        yield url, root
 
 
 def _frame(page: Page, part: str, timeout_s: float = 60) -> Frame:

@@ -1,0 +1,76 @@
+"""A Jupyter server (JupyterLab or plain jupyter_server) a test starts on 127.0.0.1 and stops after."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+
+STARTUP_S = 90
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def quiet_lab_settings(settings_dir: Path) -> None:
+    """No "get notified about Jupyter news?" toast over the screenshots."""
+    folder = settings_dir / "@jupyterlab" / "apputils-extension"
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = {"fetchNews": "false", "checkForUpdates": False}
+    (folder / "notification.jupyterlab-settings").write_text(json.dumps(settings))
+
+
+@contextmanager
+def jupyter_server(
+    module: str,
+    root: Path,
+    token: str,
+    log_path: Path,
+    env: Mapping[str, str],
+    extra_args: Sequence[str] = (),
+    ready: Callable[[str], bool] | None = None,
+) -> Iterator[str]:
+    """`python -m module` serving `root` with `token`; yields its URL once `ready(url)` (by default: the
+    server answers /api/status), and stops it, killing it if it does not stop within 20 s."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", module, "--no-browser", f"--IdentityProvider.token={token}", "--allow-root",
+        f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.root_dir={root}", *extra_args,
+    ]  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    answers = ready or (lambda base: requests.get(f"{base}/api/status?token={token}", timeout=2).ok)
+    with log_path.open("w") as log:
+        server = subprocess.Popen(command, cwd=root, env=dict(env), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_ready(url, server, answers, log_path)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(10)
+
+
+def _wait_ready(url: str, server: subprocess.Popen[bytes], ready: Callable[[str], bool], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_S
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if ready(url):
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"the Jupyter server did not start: {log.read_text()[-3000:]}")
