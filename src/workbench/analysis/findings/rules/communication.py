@@ -9,17 +9,18 @@ waiting for bytes between the first and last content token) for the stream's rea
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from workbench.analysis.breakdown import request_breakdown
 from workbench.analysis.concurrency import concurrency_summary, last_seen_ns
-from workbench.analysis.critical_path import NS_PER_MS, CriticalPath, critical_path
+from workbench.analysis.critical_path import NS_PER_MS, critical_path
 from workbench.analysis.findings.model import Evidence, Finding, severity_of
 from workbench.analysis.findings.registry import rule
 from workbench.analysis.per_request import RequestMetrics, all_request_metrics
 from workbench.analysis.stats import summarize
 from workbench.model.events import Span
+from workbench.model.recording import Recording
 from workbench.model.run import Run
 
 # Client overhead (queue + connect) under a fifth of what the user waits for the first token is the
@@ -51,17 +52,15 @@ class _Request:
 
 @rule("client_queueing", "LLM requests wait in the client (pool, semaphore, connect) before they are sent")
 def client_queueing(run: Run, baseline: Run | None = None) -> list[Finding]:
-    rec = run.recording
-    spans = {s.span_id: s for s in rec.spans if s.kind == "llm"}
-    critical = _critical_ns_by_span(critical_path(rec))
     requests = []
-    for metrics in all_request_metrics(rec):
-        span = spans[metrics.request_id]
+    for span, metrics, critical in _llm_requests(run.recording):
         if metrics.failed or metrics.first_token_ns is None or "send_ns" not in span.attrs:
             continue  # without a send time the client's part of the wait is not observable
         phases = request_breakdown(span, metrics)
         queue, connect = phases["queue_ms"] or 0.0, phases["connect_ms"] or 0.0
-        requests.append(_Request(span, metrics, queue, connect, _overlap_ms(critical, span)))
+        # Only the wait before the request went out (queue and connect) is the client's.
+        before_send = _critical_ns(critical, span.start_ns, int(span.attrs["send_ns"])) / NS_PER_MS
+        requests.append(_Request(span, metrics, queue, connect, before_send))
     if not requests:
         return []
     overhead = [r.queue_ms + r.connect_ms for r in requests]
@@ -70,7 +69,7 @@ def client_queueing(run: Run, baseline: Run | None = None) -> list[Finding]:
     mean_overhead, mean_user_ttft = sum(overhead) / len(overhead), sum(user_ttft) / len(user_ttft)
     if max(overhead) < MIN_OVERHEAD_MS or mean_overhead < MIN_OVERHEAD_SHARE * mean_user_ttft:
         return []
-    concurrency = concurrency_summary([r.span for r in requests], last_seen_ns(rec))
+    concurrency = concurrency_summary([r.span for r in requests], last_seen_ns(run.recording))
     cause = _cause(requests, concurrency)
     gain = sum(r.critical_overhead_ms for r in requests)
     cell_ms = run.wall_s * 1000
@@ -126,18 +125,19 @@ def _cause(requests: Sequence[_Request], concurrency: dict[str, float | int | No
     )
 
 
-def _critical_ns_by_span(path: CriticalPath) -> dict[int, list[tuple[int, int]]]:
-    out: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for segment in path.segments:
-        out[segment.span_id].append((segment.start_ns, segment.end_ns))
-    return out
+def _llm_requests(rec: Recording) -> Iterator[tuple[Span, RequestMetrics, list[tuple[int, int]]]]:
+    """Each LLM request's span, its metrics, and the intervals where it was on the critical path."""
+    spans = {s.span_id: s for s in rec.spans if s.kind == "llm"}
+    critical: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for segment in critical_path(rec).segments:
+        critical[segment.span_id].append((segment.start_ns, segment.end_ns))
+    for metrics in all_request_metrics(rec):
+        yield spans[metrics.request_id], metrics, critical[metrics.request_id]
 
 
-def _overlap_ms(critical: dict[int, list[tuple[int, int]]], span: Span) -> float:
-    """How much of the span's wait before its request went out (queue and connect) is on the critical path."""
-    send = int(span.attrs["send_ns"])
-    total = sum(max(0, min(end, send) - max(start, span.start_ns)) for start, end in critical[span.span_id])
-    return total / NS_PER_MS
+def _critical_ns(critical: list[tuple[int, int]], start_ns: int, end_ns: int) -> int:
+    """How much of [start_ns, end_ns] lies on the critical path."""
+    return sum(max(0, min(end, end_ns) - max(start, start_ns)) for start, end in critical)
 
 
 def _queue_pointer(r: _Request) -> Evidence:
@@ -148,12 +148,8 @@ def _queue_pointer(r: _Request) -> Evidence:
 
 @rule("slow_consumer", "a streamed response is read more slowly than the server sends it")
 def slow_consumer(run: Run, baseline: Run | None = None) -> list[Finding]:
-    rec = run.recording
-    spans = {s.span_id: s for s in rec.spans if s.kind == "llm"}
-    critical = _critical_ns_by_span(critical_path(rec))
     slow = []
-    for metrics in all_request_metrics(rec):
-        span = spans[metrics.request_id]
+    for span, metrics, critical in _llm_requests(run.recording):
         wait = span.attrs.get("decode_wait_ns")
         if metrics.failed or not metrics.stream or wait is None or metrics.first_token_ns is None:
             continue  # captures without per-read waits (manual spans, older runs) cannot tell
@@ -161,10 +157,7 @@ def slow_consumer(run: Run, baseline: Run | None = None) -> list[Finding]:
         decode_ns = metrics.last_token_ns - metrics.first_token_ns
         if decode_ns < MIN_DECODE_MS * NS_PER_MS or int(wait) > MAX_WAIT_SHARE * decode_ns:
             continue
-        on_path = sum(
-            max(0, min(end, metrics.last_token_ns) - max(start, metrics.first_token_ns))
-            for start, end in critical[span.span_id]
-        )
+        on_path = _critical_ns(critical, metrics.first_token_ns, metrics.last_token_ns)
         slow.append((span, metrics, decode_ns, int(wait), on_path))
     if not slow:
         return []
