@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.model.ops import CATEGORIES, GPU_WORK, NO_CORRELATION, OpTable
+from workbench.model.ops import CATEGORIES, NO_CORRELATION, OpTable
 
 PID_TORCH = 4
 PID_GPU_BASE = 100  # GPU device d is process 100 + d
@@ -82,16 +82,10 @@ def op_events(table: OpTable, end_ns: int) -> list[Event]:
 
 def _flow_events(table: OpTable, tracks: list[tuple[int, int]], start: np.ndarray) -> list[Event]:
     """An arrow from each host launch to the GPU work with the same correlation id."""
-    has_id = table.correlation != NO_CORRELATION
-    host = has_id & table.mask(("cuda_runtime", "cuda_driver"))
-    device = has_id & table.mask(GPU_WORK)
-    launch_row = dict(zip(table.correlation[host].tolist(), np.flatnonzero(host).tolist(), strict=True))
+    calls = table.launch_calls()
     events: list[Event] = []
-    for row in np.flatnonzero(device).tolist():
-        correlation = int(table.correlation[row])
-        launch = launch_row.get(correlation)
-        if launch is None:
-            continue
+    for row in np.flatnonzero(calls >= 0).tolist():
+        correlation, launch = int(table.correlation[row]), int(calls[row])
         for phase, at in (("s", launch), ("f", row)):
             pid, tid = tracks[int(table.lane_id[at])]
             flow: Event = {"name": "launch", "cat": "ac2g", "ph": phase, "id": correlation}

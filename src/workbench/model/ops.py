@@ -109,6 +109,22 @@ class OpTable:
     def has_gpu(self) -> bool:
         return bool(self.mask(GPU_WORK).any())
 
+    def launch_calls(self) -> IntArray:
+        """Per row: the CUDA runtime or driver call that queued this GPU work (the host event with the same
+        correlation id), or -1 for host events and work with no such call in the trace."""
+        calls_for = np.full(len(self), -1, np.int64)
+        has_id = self.correlation != NO_CORRELATION
+        calls = np.flatnonzero(self.mask(("cuda_runtime", "cuda_driver")) & has_id)
+        work = np.flatnonzero(self.mask(GPU_WORK) & has_id)
+        if calls.size == 0 or work.size == 0:
+            return calls_for
+        calls = calls[np.argsort(self.correlation[calls], kind="stable")]
+        keys = self.correlation[calls]
+        at = np.minimum(np.searchsorted(keys, self.correlation[work]), keys.size - 1)
+        matched = keys[at] == self.correlation[work]
+        calls_for[work[matched]] = calls[at[matched]]
+        return calls_for
+
     def detail(self, row: int) -> str:
         detail = int(self.detail_id[row])
         return "" if detail == NO_DETAIL else self.details[detail]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from workbench.model.ops import CATEGORY_CODE, GPU_WORK, NO_CORRELATION, OpTable
+from workbench.model.ops import CATEGORY_CODE, OpTable
 
 IntArray = npt.NDArray[np.int64]
 NONE = -1
@@ -30,18 +30,12 @@ class LaunchLinks:
 
 def launch_links(table: OpTable, parent: IntArray, on_thread: npt.NDArray[np.bool_]) -> LaunchLinks:
     """`parent` is each host event's enclosing event (NONE at the top); `on_thread` marks host events."""
-    n = len(table)
-    runtime = np.full(n, NONE, np.int64)
-    launcher = np.full(n, NONE, np.int64)
-    calls = np.flatnonzero(table.mask(RUNTIME_CATEGORIES) & on_thread & (table.correlation != NO_CORRELATION))
-    work = np.flatnonzero(table.mask(GPU_WORK) & (table.correlation != NO_CORRELATION))
-    if calls.size == 0 or work.size == 0:
-        return LaunchLinks(runtime, launcher)
-    calls = calls[np.argsort(table.correlation[calls], kind="stable")]
-    keys = table.correlation[calls]
-    at = np.minimum(np.searchsorted(keys, table.correlation[work]), keys.size - 1)
-    matched = keys[at] == table.correlation[work]
-    runtime[work[matched]] = calls[at[matched]]
+    runtime = table.launch_calls()
+    drawn = runtime != NONE
+    drawn[drawn] = on_thread[runtime[drawn]]  # a call on a row the timeline does not draw links nowhere
+    runtime[~drawn] = NONE
+    launcher = np.full(len(table), NONE, np.int64)
+    calls = np.unique(runtime[drawn])
     launcher[calls] = _enclosing(table, parent, calls)
     return LaunchLinks(runtime, launcher)
 
