@@ -20,6 +20,7 @@ from workbench.compare_runs import compare
 from workbench.history import history
 from workbench.import_trace import load_kineto
 from workbench.model.run import Run
+from workbench.notes import note
 from workbench.profile import profile
 from workbench.session import last_run
 from workbench.store import CorruptRunError, list_runs, resolve_run
@@ -35,6 +36,7 @@ __all__ = [
     "llm_request",
     "load_kineto",
     "load_run",
+    "note",
     "profile",
     "runs",
     "show",
@@ -58,11 +60,13 @@ def show(run: Run | str | Path, store: str | Path | None = None) -> None:
     from IPython.display import display
 
     from workbench.render import notebook_bundle, summary_text
+    from workbench.shown_runs import remember
 
     if not isinstance(run, Run):
         run = load_run(run, store)
     if _in_notebook():
-        display(notebook_bundle(run), raw=True)  # type: ignore[no-untyped-call]
+        handle = display(notebook_bundle(run), raw=True, display_id=True)  # type: ignore[no-untyped-call]
+        remember(run.id, handle)
     else:
         print(summary_text(run))
 

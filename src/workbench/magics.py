@@ -25,8 +25,10 @@ from workbench.cell_loop import profile_repeated, profile_sweep
 from workbench.live_display import LiveView, live_supported
 from workbench.live_updater import LiveStats
 from workbench.model.run import Run
+from workbench.note_magic import NoteMagics
 from workbench.options import OptionsError, ProfileOptions, parse_options, profile_parser
 from workbench.session import ProfileSession
+from workbench.shown_runs import remember
 
 MAGIC = "%%fmprofile"
 _BEGIN_CALL = "__import__('workbench.magics', fromlist=['begin_cell_profile']).begin_cell_profile({args!r})\n"
@@ -157,8 +159,9 @@ def show_run(run: Run, options: ProfileOptions, live: LiveView | None = None) ->
         return
     if live is not None:
         live.replace(bundle)
+        remember(run.id, live.handle)
     else:
-        display(bundle, raw=True)  # type: ignore[no-untyped-call]
+        remember(run.id, display(bundle, raw=True, display_id=True))  # type: ignore[no-untyped-call]
 
 
 def show_budget(run: Run) -> None:
@@ -264,6 +267,7 @@ def load_ipython_extension(shell: Any) -> None:
     shell.events.register("post_run_cell", profiler.post_run_cell)
     shell.register_magics(FmprofileMagics(shell, profiler))
     shell.register_magics(CompareMagics(shell))
+    shell.register_magics(NoteMagics(shell))
     _profiler = profiler
 
 

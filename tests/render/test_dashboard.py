@@ -22,10 +22,12 @@ def _names(dashboard: Any) -> list[str | None]:
 
 
 def _height(part: Any) -> int:
-    # A Div has Bokeh's 5 px margin above and below; a plot has none.
+    # A Div or an input has Bokeh's 5 px margin above and below; a plot has none.
     if part.height:
-        return int(part.height) + (10 if part.margin == 5 else 0)
-    return max(int(child.height) for child in part.children)
+        return int(part.height) + (10 if part.margin in (5, (5, 5, 5, 5)) else 0)
+    if type(part).__name__ == "Column":
+        return sum(_height(child) for child in part.children)
+    return max(_height(child) for child in part.children)
 
 
 def test_http_run_has_every_panel_in_order() -> None:
@@ -34,6 +36,7 @@ def test_http_run_has_every_panel_in_order() -> None:
         "summary_header",
         None,  # the flame graph's notice: no CPU samples
         "timeline",
+        "note_bar",
         "stage_table",
         "token_rate",
         "requests_in_flight",

@@ -23,6 +23,8 @@ from workbench.render.flame_plot import FlameRenderer
 from workbench.render.gpu_panel import GpuPanelRenderer
 from workbench.render.header import HeaderRenderer
 from workbench.render.history_view import HistoryRenderer, HistoryView
+from workbench.render.notes_plot import draw_note_bands, note_field, notes_list
+from workbench.render.notes_view import NotesView
 from workbench.render.ops_plot import OpsTimelineRenderer
 from workbench.render.tables import ModelTableRenderer, StageTableRenderer
 from workbench.render.timeline_plot import TimelineRenderer, run_clock_range
@@ -55,6 +57,9 @@ class DashboardRenderer:
         timeline = TimelineRenderer(x_range).render(run)
         ops = OpsTimelineRenderer(x_range).render(run)
         panel = findings.render(run)
+        notes = NotesView.from_run(run)
+        for chart in (timeline, ops):
+            draw_note_bands(chart, notes)
         if panel is not None:
             # A click on a finding bands its evidence on the run-clock charts and outlines its frames.
             findings.marks.mark_flame(flame)
@@ -62,10 +67,12 @@ class DashboardRenderer:
             findings.marks.draw_bands(ops)
         drawn = [
             HeaderRenderer().render(run),
+            notes_list(notes),
             panel,
             HistoryRenderer().render(history),
             flame,
             timeline,
+            note_field(run, timeline),
             ops,
             GpuPanelRenderer(x_range).render(run),
             StageTableRenderer().render(run),

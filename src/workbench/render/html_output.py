@@ -14,6 +14,7 @@ from bokeh.resources import INLINE
 
 from workbench.model.run import Run
 from workbench.render.dashboard import DashboardRenderer
+from workbench.render.static_picture import HIDE_WHEN_TRUSTED, static_picture
 from workbench.render.summary import summary_line, summary_text
 
 SUMMARY_LINE_PX = 18
@@ -83,8 +84,9 @@ def notebook_bundle(run: Run) -> dict[str, str]:
         f'style="width: 100%; height: {height}px; border: 1px solid #ddd; border-radius: 4px" '
         'sandbox="allow-scripts allow-downloads" loading="eager"></iframe>'
     )
+    # Where the notebook is not trusted, the frame is removed and the static picture shows instead.
     markup = (
-        f'<div class="fm-workbench-output"><div style="font: 13px sans-serif; margin: 4px 0">{line}</div>'
-        f"{frame}</div>"
+        f'<div class="fm-workbench-output">{HIDE_WHEN_TRUSTED}'
+        f'<div style="font: 13px sans-serif; margin: 4px 0">{line}</div>{frame}{static_picture(run)}</div>'
     )
     return {"text/html": markup, "text/plain": summary_text(run)}

@@ -16,6 +16,7 @@ from workbench.model.run import Run
 from workbench.render.findings_text import findings_text
 from workbench.render.gpu_summary import gpu_lines, gpu_phrase
 from workbench.render.model_view import goodput_phrase
+from workbench.render.notes_view import NotesView
 from workbench.render.run_metrics import token_metrics_of
 from workbench.render.stage_view import StageView
 
@@ -51,6 +52,7 @@ class SummaryView:
     stages: StageView
     gpu: dict[str, Any] | None
     findings: list[Finding]
+    notes: NotesView
 
     @classmethod
     def from_run(cls, run: Run) -> SummaryView:
@@ -68,6 +70,7 @@ class SummaryView:
             stages=StageView.from_run(run),
             gpu=run.metrics.get("gpu") if isinstance(run.metrics.get("gpu"), dict) else None,
             findings=run.findings,
+            notes=NotesView.from_run(run),
         )
 
     def line(self) -> str:
@@ -108,6 +111,9 @@ class SummaryView:
         if self.findings:
             lines.append(f"  findings ({len(self.findings)}, largest estimated gain first):")
             lines += ["  " + line for line in findings_text(self.findings, limit=TOP_FINDINGS).splitlines()]
+        if self.notes.rows:
+            lines.append(f"  notes ({len(self.notes.rows)}):")
+            lines += [_field("", line) for line in self.notes.text_lines()]
         lines.append(f"  run          {self.run_id} at {self.path}")
         return "\n".join(lines)
 
