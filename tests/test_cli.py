@@ -51,6 +51,20 @@ def test_export_writes_the_format(store: Path, tmp_path: Path, fmt: str, check: 
         json.loads(text)
 
 
+def test_note_is_saved_and_shown(tmp_path: Path) -> None:
+    with wb.profile(name="noted", store=tmp_path, cpu=False):
+        pass
+    out = cli("note", "noted", "warm cache <b>", "--range", "0", "1", store=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "note added to run 'noted'" in out.stdout and "on 0.0–1.0 ms" in out.stdout
+    shown = cli("show", "noted", store=tmp_path).stdout
+    assert "1. [0.0–1.0 ms] warm cache <b>" in shown
+    report = (wb.load_run("noted", store=tmp_path).path or tmp_path) / "report.html"
+    assert "warm cache &lt;b&gt;" in report.read_text()
+    late = cli("note", "-1", "too late", "--at", "1e9", store=tmp_path)
+    assert late.returncode == 2 and "is after the end of run 'noted'" in late.stderr
+
+
 def test_corrupt_run_gives_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     with wb.profile(name="to-corrupt", store=tmp_path, cpu=False) as run:
         pass

@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     imported.add_argument("--name", help="a name for the run (default: the file's name)")
     add_check_command(commands)
     add_compare_command(commands)
+    add_note_command(commands)
     serve = commands.add_parser(
         "serve", help="run a local OpenAI-compatible streaming server in the foreground (demos, tests)"
     )
@@ -286,6 +287,33 @@ def cmd_serve(namespace: argparse.Namespace) -> int:
     return 0
 
 
+def add_note_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    note = commands.add_parser("note", help="attach a note to a run (shown on its dashboard and report)")
+    note.add_argument("run", help="run id, id prefix, name, directory, or -1 for the latest")
+    note.add_argument("text", help="the note (quote it)")
+    where = note.add_mutually_exclusive_group()
+    where.add_argument(
+        "--at", type=float, metavar="MS", help="pin the note to this time (ms on the run clock)"
+    )
+    where.add_argument(
+        "--range", type=float, nargs=2, metavar=("START_MS", "END_MS"), help="note this range of the run"
+    )
+
+
+def cmd_note(namespace: argparse.Namespace, store: Path | None) -> int:
+    from workbench.notes import note
+    from workbench.store.notes import NoteError
+
+    span = (namespace.range[0], namespace.range[1]) if namespace.range else None
+    try:
+        added = note(namespace.text, namespace.run, at_ms=namespace.at, range_ms=span, store=store)
+    except NoteError as error:
+        print(f"workbench note: {error}", file=sys.stderr)
+        return 2
+    print(added.message())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     namespace = parser.parse_args(argv)
@@ -311,6 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_import(namespace.trace, namespace.name, store)
         if namespace.command == "serve":
             return cmd_serve(namespace)
+        if namespace.command == "note":
+            return cmd_note(namespace, store)
         return cmd_profile(namespace)
     except (CorruptRunError, LookupError, OSError) as error:
         print(f"workbench: error: {error}", file=sys.stderr)
