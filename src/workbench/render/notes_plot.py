@@ -56,7 +56,7 @@ const listener = (event) => {
   if (data.ok) { field.value = ''; }
 };
 window.addEventListener('message', listener);
-window.parent.postMessage({type: 'fmprofile:note', id: id, run: run_id, text: text,
+window.parent.postMessage({type: 'fmprofile:note', id: id, run: run_id, path: run_path || null, text: text,
   start_ms: range ? range[0] : null, end_ms: range ? range[1] : null}, '*');
 status.text = 'Saving…';
 setTimeout(() => {
@@ -160,7 +160,13 @@ def note_field(run: Run, timeline: Any) -> Any:
         label="Add note", button_type="primary", width=100, height=FIELD_PX - 8, name="note_button"
     )
     send = CustomJS(
-        args={"field": field, "status": status, "run_id": run.id, "timeout_ms": ANSWER_TIMEOUT_MS},
+        args={
+            "field": field,
+            "status": status,
+            "run_id": run.id,
+            "run_path": str(run.path or ""),
+            "timeout_ms": ANSWER_TIMEOUT_MS,
+        },
         code=SEND_NOTE_JS,
     )
     button.js_on_event("button_click", send)

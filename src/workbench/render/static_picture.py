@@ -38,6 +38,10 @@ NOTE_BAND = (
     "position: absolute; top: 0; bottom: 0; background: rgba(255, 217, 47, 0.25); "
     "border-left: 2px solid #b8860b"
 )
+NOTE_LABEL = (
+    "position: absolute; top: 0; left: 2px; white-space: nowrap; font: 11px sans-serif; color: #5a4500; "
+    "background: #fff8d6"
+)
 PRE = "font: 12px/1.5 monospace; background: #f7f7f7; padding: 8px 12px; white-space: pre-wrap"
 
 
@@ -90,7 +94,7 @@ def _timeline(view: TimelineView, notes: NotesView) -> str:
     bands = "".join(
         f"<div title='{_e(n.text)}' style='{NOTE_BAND}; left: {n.start_ms * scale:.3f}%; "
         f"width: {max(((n.end_ms or n.start_ms) - n.start_ms) * scale, 0.2):.3f}%'>"
-        f"<span style='font: 11px sans-serif; color: #5a4500; background: #fff8d6'>{_e(n.label)}</span></div>"
+        f"<span style='{NOTE_LABEL}'>{_e(n.label)}</span></div>"
         for n in notes.timed
         if n.start_ms is not None
     )

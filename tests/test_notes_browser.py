@@ -1,0 +1,171 @@
+"""A profiled notebook with notes, shared: executed with nbclient and saved, then opened the ways someone
+else would open it, in Debian chromium, with hostile strings in a note and a span name.
+
+- `jupyter nbconvert --to html`, opened from file:// with the network cut off: the dashboard and its notes;
+- JupyterLab, untrusted: no script runs, the static picture and the notes show in the frame's place;
+- JupyterLab, trusted: the interactive dashboard, and a note typed into its note field is saved by the
+  kernel (through the lab extension) and drawn into the output.
+Nothing injected runs anywhere: `window.pwned` stays undefined.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+from playwright.sync_api import Frame, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from tests.browser import CHROMIUM_ARGS, open_offline_page
+from tests.jupyter_process import jupyter_server, quiet_lab_settings
+from workbench.store import list_runs, load_run
+
+pytestmark = [pytest.mark.browser, pytest.mark.kernel]
+
+TOKEN = "notes-test-token"
+EVIL_NOTE = "retrieval is slow <script>window.pwned = 1</script>"
+EVIL_SPAN = '"><img src=x onerror="window.pwned = 2">'
+CELLS = [
+    "%load_ext workbench",
+    "%%fmprofile --name shared\nimport time\nimport workbench as wb\n\n"
+    "def busy(seconds):\n    end = time.perf_counter() + seconds\n    while time.perf_counter() < end:\n"
+    "        sum(i * i for i in range(1000))\n\n"
+    f"with wb.span({EVIL_SPAN!r}):\n    busy(0.4)",
+    f'%fmprofile_note --range 0 5 "{EVIL_NOTE}"',
+]
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The executed notebook, saved as nbclient leaves it (not signed: untrusted for anyone who opens it)."""
+    folder = tmp_path_factory.mktemp("shared")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("WORKBENCH_STORE", str(folder / "store"))
+        NotebookClient(
+            notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+        ).execute()
+    nbformat.write(notebook, folder / "shared.ipynb")
+    return folder
+
+
+def _frame(page: Page) -> Frame:
+    page.wait_for_selector("iframe", timeout=60_000)
+    deadline = 100
+    for _ in range(deadline):
+        frames = [f for f in page.frames if f != page.main_frame and f.url.startswith("about:srcdoc")]
+        if frames:
+            frame = frames[-1]
+            frame.wait_for_function(
+                "() => window.Bokeh !== undefined && Bokeh.index.roots.length > 0", timeout=30_000
+            )
+            return frame
+        page.wait_for_timeout(200)
+    pytest.fail("no dashboard frame in the page")
+
+
+def _notes_text(frame: Frame) -> str:
+    return str(
+        frame.evaluate(
+            "() => { const m = Bokeh.documents[0].get_model_by_name('notes');"
+            " const v = m && Bokeh.index.find_one(m);"
+            " return v && v.shadow_el ? v.shadow_el.textContent : ''; }"
+        )
+    )
+
+
+def test_nbconvert_export_shows_the_dashboard_and_its_notes_offline(
+    shared: Path, chromium_executable: str
+) -> None:
+    body, _ = HTMLExporter().from_filename(str(shared / "shared.ipynb"))
+    page_path = shared / "shared.html"
+    page_path.write_text(body, encoding="utf-8")
+    with open_offline_page(page_path, chromium_executable) as (page, blocked, errors):
+        frame = _frame(page)
+        assert EVIL_NOTE in _notes_text(frame)
+        # The static picture is hidden where the dashboard runs.
+        assert page.locator(".wb-static").first.is_hidden()
+        assert page.evaluate("() => window.pwned") is None and frame.evaluate("() => window.pwned") is None
+        # nbconvert's template asks CDNs for require.js and MathJax; the dashboard itself asks nothing.
+        assert not [url for url in blocked if "bokeh" in url]
+        assert not [e for e in errors if "Failed to load resource" not in e]
+
+
+@pytest.fixture
+def lab(shared: Path, tmp_path: Path) -> Iterator[str]:
+    env = {
+        **os.environ,
+        "WORKBENCH_STORE": str(shared / "store"),
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
+    }
+    quiet_lab_settings(tmp_path / "settings")
+    extra = ["--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None"]
+    with jupyter_server("jupyterlab", shared, TOKEN, tmp_path / "lab.log", env, extra) as url:
+        yield url
+
+
+def _open(page: Page, url: str) -> None:
+    page.goto(f"{url}/lab/tree/shared.ipynb?token={TOKEN}")
+    page.wait_for_function(
+        "() => window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell .jp-OutputArea-output')",
+        timeout=60_000,
+    )
+    accept = page.locator(".jp-Dialog .jp-mod-accept")
+    with contextlib.suppress(PlaywrightTimeout):
+        accept.wait_for(timeout=3_000)
+        accept.click()
+
+
+def test_untrusted_shows_the_static_picture_then_trusted_the_dashboard_and_its_note_field(
+    shared: Path, lab: str, chromium_executable: str
+) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            _open(page, lab)
+            picture = page.locator(".jp-OutputArea-output .wb-static").first
+            picture.wait_for(state="visible", timeout=30_000)
+            text = picture.inner_text()
+            assert EVIL_NOTE in text and "CPU flame graph" in text and "busy" in text
+            assert EVIL_SPAN in text  # the span's name, as text
+            assert page.locator(".jp-OutputArea-output iframe").count() == 0
+            # The flame graph is drawn: positioned blocks survived JupyterLab's sanitizer.
+            widths = picture.evaluate(
+                "(el) => Array.from(el.querySelectorAll('div[title]'))"
+                ".map(d => d.getBoundingClientRect().width)"
+            )
+            assert len(widths) > 5 and max(widths) > 300
+            assert page.evaluate("() => window.pwned") is None
+            picture.scroll_into_view_if_needed()
+            page.screenshot(path=str(DOCS / "untrusted.png"))
+
+            trust = subprocess.run(
+                [sys.executable, "-m", "jupyter", "trust", str(shared / "shared.ipynb")],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert trust.returncode == 0, trust.stderr
+            page.reload()
+            _open(page, lab)
+            frame = _frame(page)
+            assert page.locator(".jp-OutputArea-output .wb-static").first.is_hidden()
+            assert EVIL_NOTE in _notes_text(frame)
+            assert (
+                page.evaluate("() => window.pwned") is None and frame.evaluate("() => window.pwned") is None
+            )
+        finally:
+            browser.close()
+    (meta,) = list_runs(shared / "store")
+    assert [a.text for a in load_run(Path(meta["path"])).annotations] == [EVIL_NOTE]
