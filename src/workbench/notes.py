@@ -63,15 +63,21 @@ def note(
 
 
 def _rewrite_report(run: Run, path: Path) -> tuple[str, ...]:
-    """report.html shows the notes too: rewritten now, not on the next export."""
+    """report.html and trace.json show the notes too: rewritten now, not on the next export."""
+    from workbench.export import write_chrome_trace
     from workbench.render import report_html
-    from workbench.session import REPORT_FILE
+    from workbench.session import REPORT_FILE, TRACE_FILE
 
-    try:
-        write_atomic(path / REPORT_FILE, report_html(run).encode())
-    except Exception as error:  # the note is saved; only the page is stale
-        return (f"{REPORT_FILE} not rewritten ({type(error).__name__}: {error})",)
-    return ()
+    problems = []
+    for name, write in (
+        (REPORT_FILE, lambda target: write_atomic(target, report_html(run).encode())),
+        (TRACE_FILE, lambda target: write_chrome_trace(run, target)),
+    ):
+        try:
+            write(path / name)
+        except Exception as error:  # the note is saved; only this file is stale
+            problems.append(f"{name} not rewritten ({type(error).__name__}: {error})")
+    return tuple(problems)
 
 
 def _times_ns(at_ms: float | None, range_ms: tuple[float, float] | None) -> tuple[int | None, int | None]:

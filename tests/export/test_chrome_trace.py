@@ -219,3 +219,23 @@ def test_write_chrome_trace_plain_and_gzipped(run: Run, tmp_path: Any) -> None:
     assert json.loads(plain.read_text()) == expected
     zipped = write_chrome_trace(run, str(tmp_path / "trace.json.gz"))
     assert json.loads(gzip.decompress(zipped.read_bytes())) == expected
+
+
+def test_notes_are_a_track_of_slices_and_instants(run: Run) -> None:
+    from workbench.model import Annotation
+
+    run.annotations = [
+        Annotation(t_ns=None, text="whole run"),
+        Annotation(t_ns=1 * MS, text="warm-up", end_ns=3 * MS, author="ana"),
+        Annotation(t_ns=2 * MS, text="here"),
+    ]
+    trace = chrome_trace(run)
+    pid = _pid(trace, "Notes")
+    notes = [e for e in trace["traceEvents"] if e.get("cat") == "note"]
+    assert [(e["ph"], e["name"], e["ts"], e.get("dur")) for e in notes] == [
+        ("X", "2. warm-up", 1000.0, 2000.0),
+        ("i", "3. here", 2000.0, None),
+    ]
+    assert all(e["pid"] == pid for e in notes) and notes[0]["args"]["author"] == "ana"
+    assert trace["otherData"]["notes"] == ["whole run"]
+    json.loads(json.dumps(trace))

@@ -28,10 +28,12 @@ Event = dict[str, Any]
 PID_PYTHON = 1
 PID_CPU = 2
 PID_TELEMETRY = 3
+PID_NOTES = 4
 PROCESS_NAMES = {
     PID_PYTHON: "Python (spans and tokens)",
     PID_CPU: "CPU samples (py-spy)",
     PID_TELEMETRY: "Telemetry",
+    PID_NOTES: "Notes",
 }
 
 
@@ -163,6 +165,28 @@ def _counter_events(run: Run, timeline: _Timeline) -> list[Event]:
     ]
 
 
+def _note_events(run: Run, timeline: _Timeline) -> list[Event]:
+    """A note on a range is a slice on the Notes track; one at a time is an instant across the trace."""
+    events: list[Event] = []
+    for number, note in enumerate(run.annotations, start=1):
+        if note.t_ns is None:
+            continue
+        event: Event = {
+            "name": f"{number}. {note.text}",
+            "cat": "note",
+            "ts": timeline.us(note.t_ns),
+            "pid": PID_NOTES,
+            "tid": 1,
+            "args": {"text": note.text, "author": note.author, "created": note.created},
+        }
+        if note.end_ns is None:
+            event.update(ph="i", s="g")
+        else:
+            event.update(ph="X", dur=timeline.us(note.end_ns) - timeline.us(note.t_ns))
+        events.append(event)
+    return events
+
+
 class _SliceBuilder:
     """Nested "X" slices for one sampled thread, one level per stack depth.
 
@@ -250,15 +274,25 @@ def chrome_trace(run: Run) -> dict[str, Any]:
     samples = _sample_events(run.recording, cpu, timeline)
     counters = _counter_events(run, timeline)
     ops = [] if run.recording.ops is None else op_events(run.recording.ops, timeline.end_ns)
+    notes = _note_events(run, timeline)
     metadata = _process_metadata(PID_PYTHON) + python.metadata()
     if run.recording.samples:
         metadata += _process_metadata(PID_CPU) + cpu.metadata()
     if counters:
         metadata += _process_metadata(PID_TELEMETRY)
+    if notes:
+        metadata += _process_metadata(PID_NOTES)
+    # Notes on the whole run have no time: they travel in the trace's metadata.
+    run_notes = [n.text for n in run.annotations if n.t_ns is None]
     return {
-        "traceEvents": metadata + body + samples + counters + ops,
+        "traceEvents": metadata + body + samples + counters + ops + notes,
         "displayTimeUnit": "ms",
-        "otherData": {"run_id": run.id, "run_name": run.name, "created": run.created},
+        "otherData": {
+            "run_id": run.id,
+            "run_name": run.name,
+            "created": run.created,
+            **({"notes": run_notes} if run_notes else {}),
+        },
     }
 
 
