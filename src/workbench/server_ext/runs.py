@@ -5,21 +5,15 @@ Absolute paths never leave the server: rows carry ids, and the store is named re
 
 from __future__ import annotations
 
-import dataclasses
-import getpass
-import json
-import os
 import shutil
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from workbench.model.events import Annotation
 from workbench.session import REPORT_FILE
 from workbench.store.index import list_runs, runs_dir
-from workbench.store.rundir import RUN_FILE, CorruptRunError, load_run, read_meta, write_atomic
-
-NOTE_MAX_CHARS = 10_000
+from workbench.store.notes import NoteError, append_note, new_note
+from workbench.store.rundir import RUN_FILE, CorruptRunError, load_run, read_meta
 
 
 class BadRequest(ValueError):
@@ -97,47 +91,23 @@ def ensure_report(path: Path) -> Path:
 
 def add_note(path: Path, body: Any) -> dict[str, Any]:
     """Append a note to run.json's `annotations`; returns it as stored."""
-    note = _note_from_body(body)
-    meta = read_meta(path)
-    notes = meta.get("annotations")
-    if notes is not None and not isinstance(notes, list):
-        raise CorruptRunError(f"{path / RUN_FILE}: `annotations` is not a list")
-    stored = _annotation_dict(note)
-    meta["annotations"] = [*(notes or []), stored]
-    write_atomic(path / RUN_FILE, json.dumps(meta, indent=1, default=str).encode())
-    return stored
+    return append_note(path, _note_from_body(body))
 
 
 def _note_from_body(body: Any) -> Annotation:
     if not isinstance(body, dict):
         raise BadRequest('expected a JSON object such as {"text": "..."}')
     text = body.get("text")
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):
         raise BadRequest("`text` must be a non-empty string")
-    if len(text) > NOTE_MAX_CHARS:
-        raise BadRequest(f"`text` is longer than {NOTE_MAX_CHARS} characters")
     start, end = body.get("t_ns"), body.get("end_ns")
     for name, value in (("t_ns", start), ("end_ns", end)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise BadRequest(f"`{name}` must be a non-negative integer (ns on the run clock) or null")
-    if start is None and end is not None:
-        raise BadRequest("`end_ns` needs `t_ns`")
-    if start is not None and end is not None and end < start:
-        raise BadRequest("`end_ns` is before `t_ns`")
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    return Annotation(t_ns=start, text=text.strip(), author=_author(), end_ns=end, created=created)
-
-
-def _annotation_dict(note: Annotation) -> dict[str, Any]:
-    return dataclasses.asdict(note)
-
-
-def _author() -> str:
-    # The server runs as the notebook's user; JupyterHub sets JUPYTERHUB_USER when it is a shared machine.
     try:
-        return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
-    except (KeyError, OSError):
-        return ""
+        return new_note(text, start, end)
+    except NoteError as error:
+        raise BadRequest(str(error)) from None
 
 
 def delete_run(path: Path) -> None:
