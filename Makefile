@@ -38,9 +38,14 @@ labextension: install
 	fi
 	test -f $(LABEXT_OUT)/package.json
 	mkdir -p $(LABEXT_DIR) && ln -sfn $(CURDIR)/$(LABEXT_OUT) $(LABEXT_DIR)/fm-workbench-lab
+	# An editable install skips pyproject's data-files: enable the server extension and list the lab
+	# extension in this venv ourselves, so a plain `jupyter lab` or `jupyter notebook` from it loads both.
+	mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d $(VENV)/share/jupyter/labextensions
+	cp jupyter-config/jupyter_server_config.d/workbench.json $(VENV)/etc/jupyter/jupyter_server_config.d/
+	ln -sfn $(CURDIR)/$(LABEXT_OUT) $(VENV)/share/jupyter/labextensions/fm-workbench-lab
 
 lab: install labextension
-	$(BIN)/jupyter lab --notebook-dir=notebooks --LabApp.extra_labextensions_path=$(CURDIR)/$(LABEXT_DIR)
+	$(BIN)/jupyter lab --notebook-dir=notebooks --allow-root --LabApp.extra_labextensions_path=$(CURDIR)/$(LABEXT_DIR)
 
 demo: install
 	$(BIN)/python scripts/run_demos.py --out out
@@ -56,9 +61,9 @@ lint: install
 test: install browser lint
 	$(BIN)/python -m pytest -ra --durations=15
 
+# The benchmark suite (README, Benchmarks): installs its peers, prints and writes the table, updates the README.
 bench: install
-	$(BIN)/python benchmarks/bench_overhead.py
-	$(BIN)/python benchmarks/bench_kineto.py
+	$(BIN)/python benchmarks/bench.py
 
 clean:
 	rm -rf $(VENV) out .fmprofile notebooks/.fmprofile

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -74,3 +75,30 @@ def _wait_ready(url: str, server: subprocess.Popen[bytes], ready: Callable[[str]
             pass
         time.sleep(0.3)
     pytest.fail(f"the Jupyter server did not start: {log.read_text()[-3000:]}")
+
+
+BUILT_LAB_EXTENSION = Path(__file__).resolve().parent.parent / "src" / "workbench" / "labextension"
+
+
+def with_lab_extension(tmp_path: Path, apps: Sequence[str] = ("LabApp",)) -> tuple[dict[str, str], list[str]]:
+    """The environment and arguments that load the built lab extension and the server extension into a
+    Jupyter server started by a test (its own config and settings under `tmp_path`); skips when unbuilt."""
+    if not (BUILT_LAB_EXTENSION / "package.json").is_file():
+        pytest.skip(f"the lab extension is not built ({BUILT_LAB_EXTENSION}); `make lab` builds it")
+    labext, config = tmp_path / "labextensions", tmp_path / "config"
+    for folder in (labext, config):
+        folder.mkdir(exist_ok=True)
+    # JupyterLab names a prebuilt extension's folder after its package.
+    (labext / "fm-workbench-lab").symlink_to(BUILT_LAB_EXTENSION)
+    quiet_lab_settings(tmp_path / "settings")
+    server_config = {"ServerApp": {"jpserver_extensions": {"workbench.server_ext": True}}}
+    (config / "jupyter_server_config.json").write_text(json.dumps(server_config))
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(config),
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
+    }
+    env.pop("WORKBENCH_STORE", None)  # kernels save beside the notebook, where the sidebar looks
+    args = [f"--{app}.extra_labextensions_path={labext}" for app in apps]
+    return env, args

@@ -40,10 +40,15 @@ def rerank(n):
 def postprocess(n):
     return len("".join(str(i) for i in range(n)))
 
-# Three phases of ~1.5 s, each ~75 ms of Python per chunk: the live flame graph gains each phase's frames.
-phases = [(retrieve, 1_500_000), (rerank, 200_000), (postprocess, 600_000)]
+# Three phases of ~1.5 s, each ~75 ms of Python per step: the live flame graph gains each phase's frames.
+# The first is a retrieval stage before the request, most of the cell when the live findings first run:
+# the planted python_stage finding shows live.
+with wb.span("retrieve docs", kind="retrieval"):
+    for _ in range(20):
+        retrieve(1_500_000)
+phases = [(rerank, 200_000), (postprocess, 600_000)]
 with wb.llm_request(model="demo") as request:
-    for step in range(60):
+    for step in range(40):
         work, size = phases[step // 20]
         work(size)
         time.sleep(0.005)
@@ -71,8 +76,12 @@ LIVE_JS = """
     const rects = doc.get_model_by_name('live_flame_rects').data;
     const banner = doc.get_model_by_name('live_banner');
     const counts = Object.values(window._wb_live || {}).map(s => s.updates);
+    const findings = doc.get_model_by_name('live_findings');
+    const listed = Bokeh.index.find_one(findings);
     return {tokens: tokens ? Number(tokens[1].replace(/,/g, '')) : -1, frames: rects.x0.length,
             functions: Array.from(rects.function), banner: banner.visible,
+            findings: Array.from(findings.text.matchAll(/data-finding="([^"]+)"/g), m => m[1]),
+            findings_text: listed && listed.shadow_el ? listed.shadow_el.textContent : '',
             updates: counts.length ? Math.max(...counts) : 0, now: performance.now(),
             connected: !!(view && view.el.isConnected)};
   }
@@ -147,11 +156,15 @@ def test_live_dashboard_updates_then_becomes_the_static_one(
             # Not awaited: the command's promise settles only when every cell has run.
             page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
+            # The planted retrieval stage is found while the cell runs (the rules run every 2 s).
+            found = _wait_live(page, "s.findings.includes('python_stage')")
+            assert "retrieve docs" in found["findings_text"] and "so far" in found["findings_text"]
             first = _wait_live(page, "s.tokens > 0 && s.functions.includes('retrieve')")
             second = _wait_live(
                 page, f"s.tokens >= {first['tokens']} + 30 && s.functions.includes('postprocess')"
             )
             assert second["tokens"] > first["tokens"] and second["frames"] > first["frames"]
+            assert "python_stage" in second["findings"]  # kept: findings are only added or updated
             rate = (second["updates"] - first["updates"]) / ((second["now"] - first["now"]) / 1000)
             assert rate >= 2.0, f"{rate:.1f} updates/s reached the browser"
             _screenshot(page, "live.png")

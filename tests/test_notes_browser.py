@@ -11,7 +11,6 @@ Nothing injected runs anywhere: `window.pwned` stays undefined.
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,13 +24,14 @@ from playwright.sync_api import Frame, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser import CHROMIUM_ARGS, open_offline_page
-from tests.jupyter_process import jupyter_server, quiet_lab_settings
+from tests.jupyter_process import jupyter_server, with_lab_extension
 from workbench.store import list_runs, load_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.kernel]
 
 TOKEN = "notes-test-token"
 EVIL_NOTE = "retrieval is slow <script>window.pwned = 1</script>"
+FIELD_NOTE = "typed into the note field"
 EVIL_SPAN = '"><img src=x onerror="window.pwned = 2">'
 CELLS = [
     "%load_ext workbench",
@@ -41,6 +41,15 @@ CELLS = [
     f"with wb.span({EVIL_SPAN!r}):\n    busy(0.4)",
     f'%fmprofile_note --range 0 5 "{EVIL_NOTE}"',
 ]
+# Where to drag on the timeline, in the frame's coordinates: its middle half, at mid-height.
+TIMELINE_BOX_JS = """
+() => {
+  const view = Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('timeline'));
+  const el = view.el.getBoundingClientRect(), f = view.frame.bbox;
+  return {x0: el.left + f.left + f.width * 0.25, x1: el.left + f.left + f.width * 0.75,
+          y: el.top + f.top + f.height / 2};
+}
+"""
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
@@ -104,14 +113,10 @@ def test_nbconvert_export_shows_the_dashboard_and_its_notes_offline(
 
 @pytest.fixture
 def lab(shared: Path, tmp_path: Path) -> Iterator[str]:
-    env = {
-        **os.environ,
-        "WORKBENCH_STORE": str(shared / "store"),
-        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
-    }
-    quiet_lab_settings(tmp_path / "settings")
-    extra = ["--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None"]
+    """JupyterLab with the lab and server extensions, serving the folder of the shared notebook."""
+    env, extra = with_lab_extension(tmp_path)
+    env["WORKBENCH_STORE"] = str(shared / "store")
+    extra += ["--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None"]
     with jupyter_server("jupyterlab", shared, TOKEN, tmp_path / "lab.log", env, extra) as url:
         yield url
 
@@ -165,7 +170,48 @@ def test_untrusted_shows_the_static_picture_then_trusted_the_dashboard_and_its_n
             assert (
                 page.evaluate("() => window.pwned") is None and frame.evaluate("() => window.pwned") is None
             )
+
+            # The note field: the kernel (started here) saves the note and redraws the dashboard with it.
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=60_000)
+            # Box-select a range on the timeline (the tool the note field adds), then type and send.
+            frame.evaluate(
+                "() => { const t = Bokeh.documents[0].get_model_by_name('timeline').toolbar.tools"
+                ".find(t => t.type === 'BoxSelectTool'); t.active = true; }"
+            )
+            frame.evaluate(
+                "() => Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('timeline'))"
+                ".el.scrollIntoView({block: 'center'})"
+            )
+            page.wait_for_timeout(300)
+            box = frame.evaluate(TIMELINE_BOX_JS)
+            frame_box = page.locator("iframe").bounding_box()
+            assert frame_box is not None
+            y = frame_box["y"] + box["y"]
+            page.mouse.move(frame_box["x"] + box["x0"], y)
+            page.mouse.down()
+            page.mouse.move(frame_box["x"] + box["x1"], y + 5, steps=5)
+            page.mouse.up()
+            status = frame.evaluate("() => Bokeh.documents[0].get_model_by_name('note_status').text")
+            assert "The note will cover" in status, status
+            frame.locator("input[placeholder^='Add a note']").fill(FIELD_NOTE)
+            frame.get_by_role("button", name="Add note").click()
+            try:
+                page.wait_for_function(
+                    "(text) => Array.from(document.querySelectorAll('iframe'))"
+                    ".some(f => f.srcdoc.includes(text))",
+                    arg=FIELD_NOTE,
+                    timeout=60_000,
+                )
+            except PlaywrightTimeout:
+                status = frame.locator(".bk-Div").last.inner_text() if frame.is_detached() is False else "?"
+                pytest.fail(f"the note was not drawn; the field says: {status}")
+            redrawn = _frame(page)
+            assert FIELD_NOTE in _notes_text(redrawn) and EVIL_NOTE in _notes_text(redrawn)
+            page.screenshot(path=str(DOCS / "notes.png"))
         finally:
             browser.close()
     (meta,) = list_runs(shared / "store")
-    assert [a.text for a in load_run(Path(meta["path"])).annotations] == [EVIL_NOTE]
+    notes = load_run(Path(meta["path"])).annotations
+    assert [a.text for a in notes] == [EVIL_NOTE, FIELD_NOTE]
+    # The range box-selected on the timeline: within the run, a quarter to three quarters of the view.
+    assert notes[1].t_ns is not None and notes[1].end_ns is not None and notes[1].end_ns > notes[1].t_ns

@@ -13,6 +13,7 @@ import importlib.util
 import sys
 from typing import Any
 
+from workbench.live_status import LiveStatus
 from workbench.live_updater import LiveSource, LiveStats, LiveUpdater
 from workbench.session import ProfileSession
 
@@ -28,10 +29,13 @@ def live_supported(shell: Any) -> bool:
 
 
 class LiveView:
-    def __init__(self, handle: Any, widget: Any, updater: LiveUpdater) -> None:
+    def __init__(
+        self, handle: Any, widget: Any, updater: LiveUpdater, status: LiveStatus | None = None
+    ) -> None:
         self.handle = handle
         self.widget = widget
         self.updater = updater
+        self.status = status  # the status bar's comm (fm-workbench-lab), fed by the updater's ticks
         self.stats: LiveStats | None = None
 
     @classmethod
@@ -53,8 +57,16 @@ class LiveView:
             raise RuntimeError("the session has not started")
         dashboard = LiveDashboard(run.name)
         widget = BatchedBokehModel(dashboard.layout)
-        source = LiveSource(run.recording, clock, session.main_thread_id, session.anchor_files)
-        updater = LiveUpdater(source, dashboard, batch=widget.batch, messages=lambda: widget.messages_sent)
+        ignored = frozenset(session.options.ignore_findings)
+        source = LiveSource(run.recording, clock, session.main_thread_id, session.anchor_files, ignored)
+        status = LiveStatus.open(run.name)
+        updater = LiveUpdater(
+            source,
+            dashboard,
+            batch=widget.batch,
+            messages=lambda: widget.messages_sent,
+            on_snapshot=status.update if status is not None else None,
+        )
         handle = _open_slot()
         try:
             handle.update(widget)
@@ -63,8 +75,10 @@ class LiveView:
             # The final output then comes as a new output: leave this slot as good as empty.
             handle.update({"text/plain": ""}, raw=True)
             widget.close()
+            if status is not None:
+                status.close()
             raise
-        return cls(handle, widget, updater)
+        return cls(handle, widget, updater, status)
 
     def stop(self) -> None:
         """Stop the updater thread (joined); the widget stays up until `replace`. Never raises."""
@@ -72,6 +86,8 @@ class LiveView:
             self.stats = self.updater.stop()
         except Exception as error:
             print(f"workbench: the live view did not stop cleanly ({error})", file=sys.stderr)
+        if self.status is not None:
+            self.status.close()  # after the updater's last tick, which says the cell ended
 
     def replace(self, bundle: dict[str, str]) -> None:
         """Put the final output in the live view's place and close the widget. Never raises."""

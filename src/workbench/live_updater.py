@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from workbench.analysis.stacks import trim_stack
 from workbench.clock import RunClock
 from workbench.collectors.inprocess import frames_of
+from workbench.live_findings import LiveFindings
 from workbench.model.events import Frame
 from workbench.model.recording import Recording
 from workbench.render.live import LiveDashboard
@@ -39,6 +40,8 @@ class LiveSource:
     clock: RunClock
     main_thread_id: int
     anchor_files: frozenset[str] = frozenset()
+    # --ignore-finding: kinds the live findings leave out, as the final ones do.
+    ignore_findings: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class LiveUpdater:
         messages: Callable[[], int] = lambda: 0,
         tick_s: float = TICK_S,
         notify: Callable[[str], None] | None = None,
+        on_snapshot: Callable[[LiveSnapshot, bool], None] | None = None,
     ) -> None:
         self.source = source
         self.dashboard = dashboard
@@ -84,8 +88,12 @@ class LiveUpdater:
         self.messages = messages
         self.tick_s = tick_s
         self.notify = notify or _print_notice
+        # Also told each tick's snapshot (the status bar's comm, `live_status`); it must not raise.
+        self.on_snapshot = on_snapshot
         self.flame = LiveFlame()
         self.cursor = LiveCursor()
+        # The finding rules on the run so far, every few seconds (None: no live findings).
+        self.findings: LiveFindings | None = LiveFindings(source.ignore_findings, notify=self.notify)
         self.failed = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -151,11 +159,15 @@ class LiveUpdater:
                 flame = self.flame.view()
                 self._flame_sent_ns = now
         self._last_ns = now
+        # Not on the last update: the final findings replace the live ones (LiveFindings never raises).
+        found = None if done or self.findings is None else self.findings.poll(self.source.recording, now)
         snapshot = LiveSnapshot.from_recording(self.source.recording, self.cursor, now, self.flame.samples)
         if status != snapshot.status:
             snapshot = replace(snapshot, status=status)
         with self.batch():
-            self.dashboard.update(snapshot, flame, done=done)
+            self.dashboard.update(snapshot, flame, done=done, findings=found)
+        if self.on_snapshot is not None:
+            self.on_snapshot(snapshot, done)
 
     def stop(self, final_status: str = "finished · building the final dashboard…") -> LiveStats:
         """Stop the thread, then send one last update saying the cell ended. Never raises."""

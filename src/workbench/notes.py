@@ -17,6 +17,8 @@ from workbench.store.notes import NoteError, append_note, new_note
 from workbench.store.rundir import write_atomic
 
 NS_PER_MS = 1_000_000
+# Marks the dashboard the kernel sends back for the lab extension to put in place of the old one.
+REDRAW_KEY = "fmprofile_redraw"
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,10 @@ def note(
     added = new_note(text, start_ns, end_ns)
     append_note(path, added)
     loaded.annotations.append(added)
-    return NoteAdded(loaded.id, loaded.name, path, added, redraw(loaded), _rewrite_report(loaded, path))
+    return NoteAdded(loaded.id, loaded.name, path, added, redraw(loaded), rewrite_artifacts(loaded, path))
 
 
-def _rewrite_report(run: Run, path: Path) -> tuple[str, ...]:
+def rewrite_artifacts(run: Run, path: Path) -> tuple[str, ...]:
     """report.html and trace.json show the notes too: rewritten now, not on the next export."""
     from workbench.export import write_chrome_trace
     from workbench.render import report_html
@@ -122,3 +124,13 @@ def note_from_dashboard(encoded: str) -> None:
     span = (float(start), float(end)) if numbers else None  # type: ignore[arg-type]
     added = note(str(request.get("text") or ""), key or "-1", range_ms=span)
     print(added.message())
+    if not added.redrawn:
+        # Not shown by this kernel (a notebook reopened, a new kernel): the frontend gets the redrawn
+        # dashboard and puts it in place of the one the note came from.
+        from IPython.display import display
+
+        from workbench.render import notebook_bundle
+        from workbench.store import load_run
+
+        metadata = {REDRAW_KEY: {"run": added.run_id}}
+        display(notebook_bundle(load_run(added.path)), raw=True, metadata=metadata)  # type: ignore[no-untyped-call]

@@ -183,3 +183,29 @@ def test_an_error_in_the_live_view_is_reported_once_and_ends_it() -> None:
     updater.tick()
     updater.stop()
     assert updater.failed and len(notices) == 1 and "boom" in notices[0]
+
+
+def test_live_findings_show_the_top_few_escaped_and_so_far() -> None:
+    from workbench.model.finding import Finding
+    from workbench.render.live import LIVE_FINDINGS
+
+    dashboard = LiveDashboard("demo")
+    rec = Recording()
+    rec.add_span(span(1, "cell", 2 * S, None))  # the cell began 2 s into the run clock
+    snapshot = LiveSnapshot.from_recording(rec, LiveCursor(), 4 * S)
+    dashboard.update(snapshot)
+    assert not dashboard.findings.visible and dashboard.findings_rows["kind"] == []
+    findings = [
+        Finding("python_stage", "high", f"<b>stage {i}</b>", {}, [], "try", 1000.0 - i, "assumed")
+        for i in range(LIVE_FINDINGS + 2)
+    ]
+    dashboard.update(snapshot, findings=findings)
+    assert dashboard.findings.visible
+    assert len(dashboard.findings_rows["title"]) == LIVE_FINDINGS
+    assert dashboard.findings_rows["gain"][0] == "~1,000 ms (50% of the cell so far)"
+    text = dashboard.findings.text
+    assert "&lt;b&gt;stage 0&lt;/b&gt;" in text and "<b>stage" not in text  # titles come from the run
+    assert text.count('data-finding="python_stage"') == LIVE_FINDINGS
+    assert "6 findings so far</b> · 2 more" in text
+    dashboard.update(snapshot)  # no new findings: the list stays
+    assert dashboard.findings.text == text

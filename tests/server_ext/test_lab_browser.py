@@ -1,13 +1,12 @@
 """The JupyterLab extension in a real browser: "Profile cell" runs a cell under %%fmprofile without editing
-it, the status bar shows it running, the Runs sidebar lists the run, opens its report and compares two runs.
+it, the status bar shows it running, and with the kernel's live counters (tokens/s, samples) when a
+`%%fmprofile` cell is run as usual; the Runs sidebar lists the runs, opens a report and compares two runs.
 
 Skipped when the built extension (src/workbench/labextension, made by `make lab`) is absent.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,12 +16,11 @@ import pytest
 from playwright.sync_api import Frame, Page, sync_playwright
 
 from tests.browser import CHROMIUM_ARGS
-from tests.jupyter_process import jupyter_server, quiet_lab_settings
+from tests.jupyter_process import jupyter_server, with_lab_extension
 
 pytestmark = [pytest.mark.browser, pytest.mark.kernel]
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILT = ROOT / "src" / "workbench" / "labextension"
 DOCS = ROOT / "docs"
 TOKEN = "workbench-lab-test"
 # About 2 s: long enough to see the status-bar indicator while it runs.
@@ -34,31 +32,28 @@ with wb.llm_request(model="demo") as request:
         time.sleep(0.1)
         request.chunk(2)
 """
+# A `%%fmprofile` cell the user runs with Shift+Enter: ~5 s of streamed tokens for the status bar.
+TYPED_CELL = """%%fmprofile --name typed
+import time
+import workbench as wb
+
+with wb.llm_request(model="demo") as request:
+    for _ in range(50):
+        time.sleep(0.1)
+        request.chunk(2)
+"""
+STATUS = ".fmp-StatusIndicator"
 
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """JupyterLab with the built extension and the server extension, in a temp root (its own settings)."""
-    if not (BUILT / "package.json").is_file():
-        pytest.skip(f"the JupyterLab extension is not built ({BUILT}); `make lab` builds it")
-    root, labext, config = tmp_path / "root", tmp_path / "labextensions", tmp_path / "config"
-    for folder in (root, labext, config):
-        folder.mkdir()
-    # JupyterLab names a prebuilt extension's folder after its package.
-    (labext / "fm-workbench-lab").symlink_to(BUILT)
-    quiet_lab_settings(tmp_path / "settings")
-    server_config = {"ServerApp": {"jpserver_extensions": {"workbench.server_ext": True}}}
-    (config / "jupyter_server_config.json").write_text(json.dumps(server_config))
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(config),
-        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
-    }
-    env.pop("WORKBENCH_STORE", None)  # the kernel saves beside the notebook, where the sidebar looks
-    extra = [
-        f"--LabApp.extra_labextensions_path={labext}", "--LabApp.expose_app_in_browser=True",
-        "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    root = tmp_path / "root"
+    root.mkdir()
+    env, extra = with_lab_extension(tmp_path)
+    extra += [
+        "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]  # fmt: skip
     with jupyter_server("jupyterlab", root, TOKEN, tmp_path / "lab.log", env, extra) as url:
         yield url, root
@@ -86,6 +81,46 @@ def _wait_until(condition: Callable[[], bool], timeout_s: float = 15) -> None:
         time.sleep(0.2)
 
 
+def _status(page: Page) -> dict[str, str | None]:
+    return dict(
+        page.evaluate(
+            """sel => { const n = document.querySelector(sel), d = n.dataset;
+              return {text: n.textContent, title: n.title, samples: d.samples ?? null,
+                      tokensPerS: d.tokensPerS ?? null, tokens: d.outputTokens ?? null}; }""",
+            STATUS,
+        )
+    )
+
+
+def _run_typed_cell_and_check_status(page: Page) -> None:
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(1)
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_selector(f"{STATUS}.fmp-mod-running", timeout=30_000)
+    page.wait_for_function(
+        "sel => Number(document.querySelector(sel).dataset.outputTokens || 0) > 0", arg=STATUS, timeout=30_000
+    )
+    first = _status(page)
+    page.wait_for_timeout(1500)
+    later = _status(page)
+    assert "fmprofile typed" in str(later["text"]), later
+    assert "tok/s" in str(later["text"]) and "samples" in str(later["text"]), later
+    assert float(str(later["tokensPerS"])) > 0, later
+    assert int(str(later["samples"])) > int(str(first["samples"])), (first, later)
+    assert int(str(later["tokens"])) > int(str(first["tokens"])), (first, later)
+    # The live dashboard is in the cell's output meanwhile; the status bar with the live counters.
+    cell.evaluate("node => node.scrollIntoView({block: 'end'})")
+    viewport = page.viewport_size or {"width": 1400, "height": 1000}
+    page.screenshot(
+        path=str(DOCS / "lab-statusbar.png"),
+        clip={"x": 0, "y": viewport["height"] - 420, "width": viewport["width"], "height": 420},
+    )
+    # A click on the indicator shows the cell's output.
+    page.locator(STATUS).click()
+    page.wait_for_selector(f"{STATUS}:not(.fmp-mod-running)", state="attached", timeout=120_000)
+    cell.locator(".jp-OutputArea iframe").wait_for(timeout=30_000)
+
+
 def _profile_cell(page: Page) -> None:
     page.locator(".jp-Notebook .jp-Cell").first.click()
     page.locator(".fmp-ProfileButton").first.click()
@@ -94,7 +129,7 @@ def _profile_cell(page: Page) -> None:
 def test_profile_cell_sidebar_report_and_compare(lab: tuple[str, Path], chromium_executable: str) -> None:
     url, root = lab
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(CELL)]
+    notebook.cells = [nbformat.v4.new_code_cell(CELL), nbformat.v4.new_code_cell(TYPED_CELL)]
     # With a kernelspec, JupyterLab starts the kernel instead of asking which one.
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, root / "lab.ipynb")
@@ -127,11 +162,12 @@ def test_profile_cell_sidebar_report_and_compare(lab: tuple[str, Path], chromium
             page.locator(".fmp-RunRow .fmp-action-report").first.click()
             _wait_bokeh(_frame(page, "/fmprofile/api/runs/"))
 
-            # A second run, then the comparison of the two.
+            # A second run, of a `%%fmprofile` cell run as usual: the status bar shows the kernel's live
+            # counters, growing while the cell streams; then the comparison of the two runs.
             page.locator(".jp-mod-current.lm-TabBar-tab, .lm-DockPanel-tabBar .lm-TabBar-tab").filter(
                 has_text="lab.ipynb"
             ).first.click()
-            _profile_cell(page)
+            _run_typed_cell_and_check_status(page)
             page.wait_for_function("() => document.querySelectorAll('.fmp-RunRow.fmp-status-ok').length == 2")
             for checkbox in page.locator(".fmp-RunRow input[type=checkbox]").all():
                 checkbox.check()

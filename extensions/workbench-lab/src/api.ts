@@ -36,10 +36,12 @@ export async function listRuns(folder: string): Promise<IRunList> {
   return (await request('runs', { path: folder })).json();
 }
 
-export async function addNote(folder: string, id: string, text: string): Promise<void> {
+/** A note on the whole run, or on `range` (ns on the run clock). */
+export async function addNote(folder: string, id: string, text: string, range?: [number, number]): Promise<void> {
+  const where = range ? { t_ns: Math.round(range[0]), end_ns: Math.round(range[1]) } : {};
   await request(`runs/${encodeURIComponent(id)}/notes`, { path: folder }, {
     method: 'POST',
-    body: JSON.stringify({ text })
+    body: JSON.stringify({ text, ...where })
   });
 }
 

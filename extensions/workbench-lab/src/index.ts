@@ -1,8 +1,9 @@
 /**
  * FM Workbench in JupyterLab: the "Profile cell" command (toolbar button, cell context menu, command
  * palette, Alt+P in a notebook), the Runs sidebar and the status-bar indicator. The server side is the
- * `workbench.server_ext` Jupyter Server extension. In Notebook 7 (no ILabShell) the command, button and
- * status item work; the sidebar needs JupyterLab's left area.
+ * `workbench.server_ext` Jupyter Server extension. In Notebook 7 (no ILabShell, no IStatusBar) the
+ * command, button and a live indicator in the notebook's toolbar work; the sidebar needs JupyterLab's left
+ * area.
  */
 import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, IFrame, MainAreaWidget, ToolbarButton } from '@jupyterlab/apputils';
@@ -11,9 +12,11 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
 
-import { profileActiveCell, ProfileTracker } from './profile';
+import { listenForNotes } from './notes';
+import { IProfiledCell, profileActiveCell, ProfileTracker } from './profile';
 import { RunsPanel } from './sidebar';
-import { ProfileIndicator } from './statusbar';
+import { ProfileIndicator, revealOutput } from './statusbar';
+import { watchProfiledCells } from './watch';
 
 const COMMAND = 'fmprofile:profile-cell';
 const OPEN_RUNS = 'fmprofile:open-runs';
@@ -38,6 +41,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
   ) => {
     const tracker = new ProfileTracker();
     const current = (): NotebookPanel | null => notebooks.currentWidget;
+    // `%%fmprofile` cells run as usual, and the kernel's live counters (the fmprofile_status comm).
+    watchProfiledCells(notebooks, tracker);
+    // Notes typed into a dashboard's note field, saved by the notebook's kernel.
+    listenForNotes(notebooks);
+    const showOutput = (item: IProfiledCell) => {
+      app.shell.activateById(item.panel.id);
+      revealOutput(item);
+    };
 
     app.commands.addCommand(COMMAND, {
       label: 'Profile Cell',
@@ -62,6 +73,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
         onClick: () => void app.commands.execute(COMMAND)
       });
       panel.toolbar.insertAfter('run', 'fmprofile', button) || panel.toolbar.addItem('fmprofile', button);
+      if (!statusBar) {
+        // No status bar (Notebook 7): the live indicator of this notebook's cells sits in its toolbar.
+        const indicator = new ProfileIndicator(tracker, showOutput, panel);
+        panel.toolbar.insertAfter('fmprofile', 'fmprofile-status', indicator) ||
+          panel.toolbar.addItem('fmprofile-status', indicator);
+        panel.disposed.connect(() => indicator.dispose());
+      }
     });
     tracker.started.connect(() => app.commands.notifyCommandChanged(COMMAND));
 
@@ -99,7 +117,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette?.addItem({ command: OPEN_RUNS, category: 'FM Workbench' });
 
     if (statusBar) {
-      const indicator = new ProfileIndicator(tracker);
+      const indicator = new ProfileIndicator(tracker, showOutput);
       statusBar.registerStatusItem('fm-workbench-lab:status', {
         item: indicator,
         align: 'left',

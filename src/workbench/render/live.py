@@ -15,7 +15,9 @@ from bokeh.models import ColumnDataSource, CustomJS, DataRange1d, HoverTool, Ran
 from bokeh.models.widgets import Div
 from bokeh.plotting import figure
 
+from workbench.model.finding import Finding
 from workbench.model.series import split_series
+from workbench.render.findings_view import SEVERITY_COLORS
 from workbench.render.flame_plot import icicle_figure, source_data
 from workbench.render.flame_view import FlameView
 from workbench.render.labels import fit_labels
@@ -31,6 +33,13 @@ STALE_AFTER_MS = 1_500
 FLAME_HEIGHT_PX = 280
 TIMELINE_HEIGHT_PX = 220
 RATE_HEIGHT_PX = 180
+# The live findings list: the few largest gains (the final panel has them all, with their evidence).
+LIVE_FINDINGS = 4
+FINDINGS_NOTE = (
+    "the rules run every few seconds on the run so far; the final list, with its evidence, replaces this "
+    "when the cell ends"
+)
+FINDINGS_STYLE = "font: 13px sans-serif; margin: 2px 0; line-height: 1.5"
 
 # Runs in the browser on every heartbeat from the kernel. It counts arrivals (window._wb_live, read by
 # tests) and starts, once, a browser-side timer: the kernel cannot say "I am blocked", so the page says it
@@ -100,10 +109,15 @@ class LiveDashboard:
         self.timeline = _timeline_figure(self.spans, self.open_spans, self.tokens)
         self.rate = data_source({"t_s": [], "tokens_per_s": []}, name="live_rate")
         self.rate_figure = _rate_figure(self.rate)
+        # The findings so far as columns (the view-model), and the list drawn from them: HTML built here,
+        # every string from the run escaped. Hidden until the first finding: a clean cell shows no list.
+        self.findings_rows: dict[str, list[Any]] = _finding_columns([], 0.0)
+        self.findings = Div(text="", visible=False, sizing_mode="stretch_width", name="live_findings")
         self.layout = column(
             self.status,
             self.banner,
             self.summary,
+            self.findings,
             self.flame,
             row(self.timeline, self.rate_figure, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
@@ -112,9 +126,18 @@ class LiveDashboard:
         self._ticks = 0
         self._flame_samples = -1
         self._lanes = 0
+        # Where the cell's own span starts (the run clock also covers the collectors' start before it).
+        self._cell_start_s = 0.0
 
-    def update(self, snapshot: LiveSnapshot, flame: FlameView | None = None, done: bool = False) -> None:
-        """Apply one snapshot; `flame` is the live flame graph's layout, when it changed."""
+    def update(
+        self,
+        snapshot: LiveSnapshot,
+        flame: FlameView | None = None,
+        done: bool = False,
+        findings: list[Finding] | None = None,
+    ) -> None:
+        """Apply one snapshot; `flame` is the live flame graph's layout and `findings` the findings so far
+        (largest gain first), each only when it changed."""
         self._ticks += 1
         if done:
             self.status.tags = ["done"]  # read by STALE_JS: no more heartbeats will come
@@ -126,6 +149,8 @@ class LiveDashboard:
             self._update_flame(flame)
         self._update_timeline(snapshot)
         self.rate.stream({"t_s": [snapshot.now_s], "tokens_per_s": [snapshot.tokens_per_s]}, RATE_ROLLOVER)
+        if findings is not None:
+            self._update_findings(findings, max(snapshot.now_s - self._cell_start_s, 0.0))
 
     @property
     def ticks(self) -> int:
@@ -147,7 +172,18 @@ class LiveDashboard:
             f"CPU flame graph (live, low-rate samples) · {view.total_ms / 1e3:,.1f} s sampled"
         )
 
+    def _update_findings(self, findings: list[Finding], cell_s: float) -> None:
+        self.findings_rows = _finding_columns(findings[:LIVE_FINDINGS], cell_s * 1000)
+        text = _findings_html(self.findings_rows, len(findings)) if findings else ""
+        if text != self.findings.text:
+            self.findings.text = text
+        if bool(findings) != self.findings.visible:
+            self.findings.visible = bool(findings)
+
     def _update_timeline(self, snapshot: LiveSnapshot) -> None:
+        for r in snapshot.open_spans:
+            if r.kind == "cell" and r.lane == 0:
+                self._cell_start_s = r.start_s
         if snapshot.closed_spans:
             self.spans.stream(_rows(snapshot.closed_spans), SPAN_ROLLOVER)
         if snapshot.open_spans or self.open_spans.data["span_id"]:
@@ -168,6 +204,41 @@ def _rows(rows: list[SpanRow] | list[TokenRow]) -> dict[str, Any]:
         return {}
     names = list(type(rows[0]).__dataclass_fields__)
     return {name: [getattr(r, name) for r in rows] for name in names}
+
+
+def _finding_columns(findings: list[Finding], cell_ms: float) -> dict[str, list[Any]]:
+    return {
+        "kind": [f.kind for f in findings],
+        "severity": [f.severity for f in findings],
+        "color": [SEVERITY_COLORS.get(f.severity, "#6b6b6b") for f in findings],
+        "title": [f.title for f in findings],
+        "gain_ms": [f.gain_ms for f in findings],
+        "gain": [_gain_so_far(f.gain_ms, cell_ms) for f in findings],
+    }
+
+
+def _gain_so_far(gain_ms: float, cell_ms: float) -> str:
+    if gain_ms <= 0:
+        return "no time estimate"
+    share = f" ({gain_ms / cell_ms:.0%} of the cell so far)" if cell_ms > 0 else ""
+    return f"~{gain_ms:,.0f} ms{share}"
+
+
+def _findings_html(rows: dict[str, list[Any]], total: int) -> str:
+    more = f" · {total - len(rows['kind'])} more" if total > len(rows["kind"]) else ""
+    head = (
+        f"<div><b>{total} finding{'s' if total != 1 else ''} so far</b>{more} "
+        f'<span style="color: #666">· {html.escape(FINDINGS_NOTE)}</span></div>'
+    )
+    items = "".join(
+        f'<div data-finding="{html.escape(kind, quote=True)}">'
+        f'<b style="color: {color}">{html.escape(severity)}</b> {html.escape(title)} '
+        f'<span style="color: #666">· {html.escape(gain)}</span></div>'
+        for kind, severity, color, title, gain in zip(
+            rows["kind"], rows["severity"], rows["color"], rows["title"], rows["gain"], strict=True
+        )
+    )
+    return f'<div style="{FINDINGS_STYLE}">{head}{items}</div>'
 
 
 def _span_columns() -> dict[str, Any]:

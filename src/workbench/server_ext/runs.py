@@ -5,6 +5,7 @@ Absolute paths never leave the server: rows carry ids, and the store is named re
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 from typing import Any
@@ -90,8 +91,14 @@ def ensure_report(path: Path) -> Path:
 
 
 def add_note(path: Path, body: Any) -> dict[str, Any]:
-    """Append a note to run.json's `annotations`; returns it as stored."""
-    return append_note(path, _note_from_body(body))
+    """Append a note to run.json's `annotations`, and redraw report.html with it; returns it as stored."""
+    from workbench.notes import rewrite_artifacts
+
+    stored = append_note(path, _note_from_body(body))
+    # A run whose events do not load keeps the note all the same; only its pages stay as they were.
+    with contextlib.suppress(CorruptRunError):
+        rewrite_artifacts(load_run(path), path)
+    return stored
 
 
 def _note_from_body(body: Any) -> Annotation:
