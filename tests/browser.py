@@ -74,3 +74,19 @@ def pixel_variance(png: bytes) -> float:
     """Variance of the grey levels of a PNG screenshot; near zero for a blank page."""
     grey = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
     return float(grey.var())
+
+
+@contextmanager
+def chromium_page(
+    chromium_executable: str, viewport: dict[str, int] | None = None
+) -> Iterator[tuple[Page, list[str]]]:
+    """Yields (page, page_errors): a page in Debian chromium for a test's local Jupyter server."""
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=viewport or VIEWPORT)  # type: ignore[arg-type]
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            yield page, errors
+        finally:
+            browser.close()

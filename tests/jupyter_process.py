@@ -102,3 +102,13 @@ def with_lab_extension(tmp_path: Path, apps: Sequence[str] = ("LabApp",)) -> tup
     env.pop("WORKBENCH_STORE", None)  # kernels save beside the notebook, where the sidebar looks
     args = [f"--{app}.extra_labextensions_path={labext}" for app in apps]
     return env, args
+
+
+def write_notebook(path: Path, sources: Sequence[str]) -> None:
+    """A notebook of code cells with the python3 kernelspec, so JupyterLab starts it without asking."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)

@@ -11,13 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser import CHROMIUM_ARGS
-from tests.jupyter_process import jupyter_server, quiet_lab_settings
+from tests.browser import chromium_page
+from tests.jupyter_process import jupyter_server, quiet_lab_settings, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.kernel]
 
@@ -128,74 +127,66 @@ def _wait_live(page: Page, condition: str, timeout_ms: float = 30_000) -> dict[s
 def test_live_dashboard_updates_then_becomes_the_static_one(
     lab: str, tmp_path: Path, chromium_executable: str
 ) -> None:
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        nbformat.v4.new_code_cell("%load_ext workbench"),
-        nbformat.v4.new_code_cell(LIVE_CELL),
-        nbformat.v4.new_code_cell(STATS_CELL),
-    ]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, tmp_path / "live.ipynb")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(f"{lab}/lab/tree/live.ipynb?token={TOKEN}")
-            page.wait_for_function(
-                "() => window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell') !== null",
-                timeout=60_000,
-            )
-            # JupyterLab may still ask which kernel to use, with python3 preselected.
-            accept = page.locator(".jp-Dialog .jp-mod-accept")
-            with contextlib.suppress(PlaywrightTimeout):
-                accept.wait_for(timeout=5_000)
-                accept.click()
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
-            # Not awaited: the command's promise settles only when every cell has run.
-            page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    write_notebook(
+        tmp_path / "live.ipynb",
+        [
+            "%load_ext workbench",
+            LIVE_CELL,
+            STATS_CELL,
+        ],
+    )
+    with chromium_page(chromium_executable, {"width": 1280, "height": 1000}) as (page, errors):
+        page.goto(f"{lab}/lab/tree/live.ipynb?token={TOKEN}")
+        page.wait_for_function(
+            "() => window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell') !== null",
+            timeout=60_000,
+        )
+        # JupyterLab may still ask which kernel to use, with python3 preselected.
+        accept = page.locator(".jp-Dialog .jp-mod-accept")
+        with contextlib.suppress(PlaywrightTimeout):
+            accept.wait_for(timeout=5_000)
+            accept.click()
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+        # Not awaited: the command's promise settles only when every cell has run.
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
-            # The planted retrieval stage is found while the cell runs (the rules run every 2 s).
-            found = _wait_live(page, "s.findings.includes('python_stage')")
-            assert "retrieve docs" in found["findings_text"] and "so far" in found["findings_text"]
-            first = _wait_live(page, "s.tokens > 0 && s.functions.includes('retrieve')")
-            second = _wait_live(
-                page, f"s.tokens >= {first['tokens']} + 30 && s.functions.includes('postprocess')"
-            )
-            assert second["tokens"] > first["tokens"] and second["frames"] > first["frames"]
-            assert "python_stage" in second["findings"]  # kept: findings are only added or updated
-            rate = (second["updates"] - first["updates"]) / ((second["now"] - first["now"]) / 1000)
-            assert rate >= 2.0, f"{rate:.1f} updates/s reached the browser"
-            _screenshot(page, "live.png")
+        # The planted retrieval stage is found while the cell runs (the rules run every 2 s).
+        found = _wait_live(page, "s.findings.includes('python_stage')")
+        assert "retrieve docs" in found["findings_text"] and "so far" in found["findings_text"]
+        first = _wait_live(page, "s.tokens > 0 && s.functions.includes('retrieve')")
+        second = _wait_live(
+            page, f"s.tokens >= {first['tokens']} + 30 && s.functions.includes('postprocess')"
+        )
+        assert second["tokens"] > first["tokens"] and second["frames"] > first["frames"]
+        assert "python_stage" in second["findings"]  # kept: findings are only added or updated
+        rate = (second["updates"] - first["updates"]) / ((second["now"] - first["now"]) / 1000)
+        assert rate >= 2.0, f"{rate:.1f} updates/s reached the browser"
+        _screenshot(page, "live.png")
 
-            # The C call that holds the GIL: the page says so instead of freezing silently.
-            blocked = _wait_live(page, "s.banner === true", timeout_ms=30_000)
-            assert blocked["tokens"] >= second["tokens"]
+        # The C call that holds the GIL: the page says so instead of freezing silently.
+        blocked = _wait_live(page, "s.banner === true", timeout_ms=30_000)
+        assert blocked["tokens"] >= second["tokens"]
 
-            page.wait_for_selector(".jp-OutputArea-output iframe", timeout=120_000)
-            assert page.locator(f".jp-OutputArea-output[data-mime-type='{WIDGET_MIME}']").count() == 0
-            assert page.locator(".jp-OutputArea-output iframe").count() == 1
-            frame = next(f for f in page.frames if f != page.main_frame and f.url.startswith("about:srcdoc"))
-            frame.wait_for_function(
-                "() => window.Bokeh !== undefined && Bokeh.index.roots.length >= 1", timeout=30_000
-            )
-            page.wait_for_timeout(500)  # let the canvases paint before the screenshot
-            _screenshot(page, "final.png")
+        page.wait_for_selector(".jp-OutputArea-output iframe", timeout=120_000)
+        assert page.locator(f".jp-OutputArea-output[data-mime-type='{WIDGET_MIME}']").count() == 0
+        assert page.locator(".jp-OutputArea-output iframe").count() == 1
+        frame = next(f for f in page.frames if f != page.main_frame and f.url.startswith("about:srcdoc"))
+        frame.wait_for_function(
+            "() => window.Bokeh !== undefined && Bokeh.index.roots.length >= 1", timeout=30_000
+        )
+        page.wait_for_timeout(500)  # let the canvases paint before the screenshot
+        _screenshot(page, "final.png")
 
-            stats_file = tmp_path / "live_stats.json"
-            deadline = time.monotonic() + 60
-            while (
-                not (stats_file.exists() and stats_file.read_text().endswith("}"))
-                and time.monotonic() < deadline
-            ):
-                time.sleep(0.2)
-            stats = json.loads(stats_file.read_text())
-            print(f"\nlive view: {rate:.2f} updates/s reached the browser; kernel side {json.dumps(stats)}")
-            assert stats["messages_per_s"] < 100 and stats["cpu_ms_per_s"] < 100
-            assert not [e for e in errors if "Could not create a view" in e], errors
-        finally:
-            browser.close()
+        stats_file = tmp_path / "live_stats.json"
+        deadline = time.monotonic() + 60
+        while (
+            not (stats_file.exists() and stats_file.read_text().endswith("}")) and time.monotonic() < deadline
+        ):
+            time.sleep(0.2)
+        stats = json.loads(stats_file.read_text())
+        print(f"\nlive view: {rate:.2f} updates/s reached the browser; kernel side {json.dumps(stats)}")
+        assert stats["messages_per_s"] < 100 and stats["cpu_ms_per_s"] < 100
+        assert not [e for e in errors if "Could not create a view" in e], errors
 
 
 def _screenshot(page: Page, name: str) -> None:

@@ -20,10 +20,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
-from playwright.sync_api import Frame, Page, sync_playwright
+from playwright.sync_api import Frame, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser import CHROMIUM_ARGS, open_offline_page
+from tests.browser import chromium_page, open_offline_page
 from tests.jupyter_process import jupyter_server, with_lab_extension
 from workbench.store import list_runs, load_run
 
@@ -136,80 +136,72 @@ def _open(page: Page, url: str) -> None:
 def test_untrusted_shows_the_static_picture_then_trusted_the_dashboard_and_its_note_field(
     shared: Path, lab: str, chromium_executable: str
 ) -> None:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)
+    with chromium_page(chromium_executable, {"width": 1280, "height": 1000}) as (page, _errors):
+        _open(page, lab)
+        picture = page.locator(".jp-OutputArea-output .wb-static").first
+        picture.wait_for(state="visible", timeout=30_000)
+        text = picture.inner_text()
+        assert EVIL_NOTE in text and "CPU flame graph" in text and "busy" in text
+        assert EVIL_SPAN in text  # the span's name, as text
+        assert page.locator(".jp-OutputArea-output iframe").count() == 0
+        # The flame graph is drawn: positioned blocks survived JupyterLab's sanitizer.
+        widths = picture.evaluate(
+            "(el) => Array.from(el.querySelectorAll('div[title]')).map(d => d.getBoundingClientRect().width)"
+        )
+        assert len(widths) > 5 and max(widths) > 300
+        assert page.evaluate("() => window.pwned") is None
+        picture.scroll_into_view_if_needed()
+        page.screenshot(path=str(DOCS / "untrusted.png"))
+
+        trust = subprocess.run(
+            [sys.executable, "-m", "jupyter", "trust", str(shared / "shared.ipynb")],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert trust.returncode == 0, trust.stderr
+        page.reload()
+        _open(page, lab)
+        frame = _frame(page)
+        assert page.locator(".jp-OutputArea-output .wb-static").first.is_hidden()
+        assert EVIL_NOTE in _notes_text(frame)
+        assert page.evaluate("() => window.pwned") is None and frame.evaluate("() => window.pwned") is None
+
+        # The note field: the kernel (started here) saves the note and redraws the dashboard with it.
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=60_000)
+        # Box-select a range on the timeline (the tool the note field adds), then type and send.
+        frame.evaluate(
+            "() => { const t = Bokeh.documents[0].get_model_by_name('timeline').toolbar.tools"
+            ".find(t => t.type === 'BoxSelectTool'); t.active = true; }"
+        )
+        frame.evaluate(
+            "() => Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('timeline'))"
+            ".el.scrollIntoView({block: 'center'})"
+        )
+        page.wait_for_timeout(300)
+        box = frame.evaluate(TIMELINE_BOX_JS)
+        frame_box = page.locator("iframe").bounding_box()
+        assert frame_box is not None
+        y = frame_box["y"] + box["y"]
+        page.mouse.move(frame_box["x"] + box["x0"], y)
+        page.mouse.down()
+        page.mouse.move(frame_box["x"] + box["x1"], y + 5, steps=5)
+        page.mouse.up()
+        status = frame.evaluate("() => Bokeh.documents[0].get_model_by_name('note_status').text")
+        assert "The note will cover" in status, status
+        frame.locator("input[placeholder^='Add a note']").fill(FIELD_NOTE)
+        frame.get_by_role("button", name="Add note").click()
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            _open(page, lab)
-            picture = page.locator(".jp-OutputArea-output .wb-static").first
-            picture.wait_for(state="visible", timeout=30_000)
-            text = picture.inner_text()
-            assert EVIL_NOTE in text and "CPU flame graph" in text and "busy" in text
-            assert EVIL_SPAN in text  # the span's name, as text
-            assert page.locator(".jp-OutputArea-output iframe").count() == 0
-            # The flame graph is drawn: positioned blocks survived JupyterLab's sanitizer.
-            widths = picture.evaluate(
-                "(el) => Array.from(el.querySelectorAll('div[title]'))"
-                ".map(d => d.getBoundingClientRect().width)"
+            page.wait_for_function(
+                "(text) => Array.from(document.querySelectorAll('iframe'))"
+                ".some(f => f.srcdoc.includes(text))",
+                arg=FIELD_NOTE,
+                timeout=60_000,
             )
-            assert len(widths) > 5 and max(widths) > 300
-            assert page.evaluate("() => window.pwned") is None
-            picture.scroll_into_view_if_needed()
-            page.screenshot(path=str(DOCS / "untrusted.png"))
-
-            trust = subprocess.run(
-                [sys.executable, "-m", "jupyter", "trust", str(shared / "shared.ipynb")],
-                capture_output=True, text=True, timeout=60,
-            )  # fmt: skip
-            assert trust.returncode == 0, trust.stderr
-            page.reload()
-            _open(page, lab)
-            frame = _frame(page)
-            assert page.locator(".jp-OutputArea-output .wb-static").first.is_hidden()
-            assert EVIL_NOTE in _notes_text(frame)
-            assert (
-                page.evaluate("() => window.pwned") is None and frame.evaluate("() => window.pwned") is None
-            )
-
-            # The note field: the kernel (started here) saves the note and redraws the dashboard with it.
-            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=60_000)
-            # Box-select a range on the timeline (the tool the note field adds), then type and send.
-            frame.evaluate(
-                "() => { const t = Bokeh.documents[0].get_model_by_name('timeline').toolbar.tools"
-                ".find(t => t.type === 'BoxSelectTool'); t.active = true; }"
-            )
-            frame.evaluate(
-                "() => Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('timeline'))"
-                ".el.scrollIntoView({block: 'center'})"
-            )
-            page.wait_for_timeout(300)
-            box = frame.evaluate(TIMELINE_BOX_JS)
-            frame_box = page.locator("iframe").bounding_box()
-            assert frame_box is not None
-            y = frame_box["y"] + box["y"]
-            page.mouse.move(frame_box["x"] + box["x0"], y)
-            page.mouse.down()
-            page.mouse.move(frame_box["x"] + box["x1"], y + 5, steps=5)
-            page.mouse.up()
-            status = frame.evaluate("() => Bokeh.documents[0].get_model_by_name('note_status').text")
-            assert "The note will cover" in status, status
-            frame.locator("input[placeholder^='Add a note']").fill(FIELD_NOTE)
-            frame.get_by_role("button", name="Add note").click()
-            try:
-                page.wait_for_function(
-                    "(text) => Array.from(document.querySelectorAll('iframe'))"
-                    ".some(f => f.srcdoc.includes(text))",
-                    arg=FIELD_NOTE,
-                    timeout=60_000,
-                )
-            except PlaywrightTimeout:
-                status = frame.locator(".bk-Div").last.inner_text() if frame.is_detached() is False else "?"
-                pytest.fail(f"the note was not drawn; the field says: {status}")
-            redrawn = _frame(page)
-            assert FIELD_NOTE in _notes_text(redrawn) and EVIL_NOTE in _notes_text(redrawn)
-            page.screenshot(path=str(DOCS / "notes.png"))
-        finally:
-            browser.close()
+        except PlaywrightTimeout:
+            status = frame.locator(".bk-Div").last.inner_text() if frame.is_detached() is False else "?"
+            pytest.fail(f"the note was not drawn; the field says: {status}")
+        redrawn = _frame(page)
+        assert FIELD_NOTE in _notes_text(redrawn) and EVIL_NOTE in _notes_text(redrawn)
+        page.screenshot(path=str(DOCS / "notes.png"))
     (meta,) = list_runs(shared / "store")
     notes = load_run(Path(meta["path"])).annotations
     assert [a.text for a in notes] == [EVIL_NOTE, FIELD_NOTE]

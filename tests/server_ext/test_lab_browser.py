@@ -11,12 +11,11 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import nbformat
 import pytest
-from playwright.sync_api import Frame, Page, sync_playwright
+from playwright.sync_api import Frame, Page
 
-from tests.browser import CHROMIUM_ARGS
-from tests.jupyter_process import jupyter_server, with_lab_extension
+from tests.browser import chromium_page
+from tests.jupyter_process import jupyter_server, with_lab_extension, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.kernel]
 
@@ -128,68 +127,57 @@ def _profile_cell(page: Page) -> None:
 
 def test_profile_cell_sidebar_report_and_compare(lab: tuple[str, Path], chromium_executable: str) -> None:
     url, root = lab
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(CELL), nbformat.v4.new_code_cell(TYPED_CELL)]
-    # With a kernelspec, JupyterLab starts the kernel instead of asking which one.
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, root / "lab.ipynb")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(f"{url}/lab/tree/lab.ipynb?token={TOKEN}")
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
-            assert page.locator(".jp-Dialog").count() == 0, page.locator(".jp-Dialog").inner_text()
+    write_notebook(root / "lab.ipynb", [CELL, TYPED_CELL])
+    with chromium_page(chromium_executable, {"width": 1400, "height": 1000}) as (page, errors):
+        page.goto(f"{url}/lab/tree/lab.ipynb?token={TOKEN}")
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+        assert page.locator(".jp-Dialog").count() == 0, page.locator(".jp-Dialog").inner_text()
 
-            _profile_cell(page)
-            page.wait_for_selector(".fmp-StatusIndicator.fmp-mod-running", timeout=30_000)
-            # The profiled cell's dashboard appears in the cell's own output; the cell's text is unchanged.
-            page.wait_for_selector(".fmp-StatusIndicator:not(.fmp-mod-running)", timeout=120_000)
-            output = page.locator(".jp-Cell .jp-OutputArea").first
-            assert output.locator("iframe").count() == 1, output.inner_text()[:2000]
-            source = page.evaluate(
-                "() => window.jupyterapp.shell.currentWidget.content.widgets[0].model.sharedModel.getSource()"
-            )
-            assert source == CELL
-            page.wait_for_timeout(500)
-            page.screenshot(path=str(DOCS / "lab-profile-cell.png"))
+        _profile_cell(page)
+        page.wait_for_selector(".fmp-StatusIndicator.fmp-mod-running", timeout=30_000)
+        # The profiled cell's dashboard appears in the cell's own output; the cell's text is unchanged.
+        page.wait_for_selector(".fmp-StatusIndicator:not(.fmp-mod-running)", timeout=120_000)
+        output = page.locator(".jp-Cell .jp-OutputArea").first
+        assert output.locator("iframe").count() == 1, output.inner_text()[:2000]
+        source = page.evaluate(
+            "() => window.jupyterapp.shell.currentWidget.content.widgets[0].model.sharedModel.getSource()"
+        )
+        assert source == CELL
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(DOCS / "lab-profile-cell.png"))
 
-            page.locator(".jp-SideBar [data-id='fmprofile-runs']").click()
-            page.wait_for_selector(".fmp-RunRow.fmp-status-ok", timeout=30_000)
-            assert page.locator(".fmp-RunRow").count() == 1
-            page.locator(".fmp-RunRow .fmp-action-report").first.click()
-            _wait_bokeh(_frame(page, "/fmprofile/api/runs/"))
+        page.locator(".jp-SideBar [data-id='fmprofile-runs']").click()
+        page.wait_for_selector(".fmp-RunRow.fmp-status-ok", timeout=30_000)
+        assert page.locator(".fmp-RunRow").count() == 1
+        page.locator(".fmp-RunRow .fmp-action-report").first.click()
+        _wait_bokeh(_frame(page, "/fmprofile/api/runs/"))
 
-            # A second run, of a `%%fmprofile` cell run as usual: the status bar shows the kernel's live
-            # counters, growing while the cell streams; then the comparison of the two runs.
-            page.locator(".jp-mod-current.lm-TabBar-tab, .lm-DockPanel-tabBar .lm-TabBar-tab").filter(
-                has_text="lab.ipynb"
-            ).first.click()
-            _run_typed_cell_and_check_status(page)
-            page.wait_for_function("() => document.querySelectorAll('.fmp-RunRow.fmp-status-ok').length == 2")
-            for checkbox in page.locator(".fmp-RunRow input[type=checkbox]").all():
-                checkbox.check()
-            page.locator(".fmp-compare").click()
-            _wait_bokeh(_frame(page, "/fmprofile/api/compare"))
-            page.wait_for_timeout(500)
-            page.screenshot(path=str(DOCS / "lab-sidebar-compare.png"))
+        # A second run, of a `%%fmprofile` cell run as usual: the status bar shows the kernel's live
+        # counters, growing while the cell streams; then the comparison of the two runs.
+        page.locator(".jp-mod-current.lm-TabBar-tab, .lm-DockPanel-tabBar .lm-TabBar-tab").filter(
+            has_text="lab.ipynb"
+        ).first.click()
+        _run_typed_cell_and_check_status(page)
+        page.wait_for_function("() => document.querySelectorAll('.fmp-RunRow.fmp-status-ok').length == 2")
+        for checkbox in page.locator(".fmp-RunRow input[type=checkbox]").all():
+            checkbox.check()
+        page.locator(".fmp-compare").click()
+        _wait_bokeh(_frame(page, "/fmprofile/api/compare"))
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(DOCS / "lab-sidebar-compare.png"))
 
-            # A note on the newest run lands in its run.json; deleting the oldest asks first.
-            newest = page.locator(".fmp-RunRow").first
-            newest_id = newest.get_attribute("data-run-id")
-            newest.locator(".fmp-action-note").click()
-            page.locator(".jp-Dialog input").fill("slow retrieval")
-            page.locator(".jp-Dialog .jp-mod-accept").click()
-            run_json = root / ".fmprofile" / "runs" / str(newest_id) / "run.json"
-            _wait_until(lambda: "slow retrieval" in run_json.read_text())
-            oldest = page.locator(".fmp-RunRow").nth(1)
-            oldest_id = str(oldest.get_attribute("data-run-id"))
-            oldest.locator(".fmp-action-delete").click()
-            page.locator(".jp-Dialog .jp-mod-warn").click()
-            page.wait_for_function("() => document.querySelectorAll('.fmp-RunRow').length == 1")
-            assert not (root / ".fmprofile" / "runs" / oldest_id).exists()
-            assert not errors, errors
-        finally:
-            browser.close()
+        # A note on the newest run lands in its run.json; deleting the oldest asks first.
+        newest = page.locator(".fmp-RunRow").first
+        newest_id = newest.get_attribute("data-run-id")
+        newest.locator(".fmp-action-note").click()
+        page.locator(".jp-Dialog input").fill("slow retrieval")
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+        run_json = root / ".fmprofile" / "runs" / str(newest_id) / "run.json"
+        _wait_until(lambda: "slow retrieval" in run_json.read_text())
+        oldest = page.locator(".fmp-RunRow").nth(1)
+        oldest_id = str(oldest.get_attribute("data-run-id"))
+        oldest.locator(".fmp-action-delete").click()
+        page.locator(".jp-Dialog .jp-mod-warn").click()
+        page.wait_for_function("() => document.querySelectorAll('.fmp-RunRow').length == 1")
+        assert not (root / ".fmprofile" / "runs" / oldest_id).exists()
+        assert not errors, errors

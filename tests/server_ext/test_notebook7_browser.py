@@ -12,12 +12,11 @@ import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
-import nbformat
 import pytest
-from playwright.sync_api import Locator, Page, sync_playwright
+from playwright.sync_api import Locator, Page
 
-from tests.browser import CHROMIUM_ARGS
-from tests.jupyter_process import jupyter_server, with_lab_extension
+from tests.browser import chromium_page
+from tests.jupyter_process import jupyter_server, with_lab_extension, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.kernel]
 
@@ -79,65 +78,56 @@ def test_notebook7_live_dashboard_indicator_and_profile_button(
     notebook7: tuple[str, Path], chromium_executable: str
 ) -> None:
     url, root = notebook7
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        nbformat.v4.new_code_cell("%load_ext workbench"),
-        nbformat.v4.new_code_cell(TYPED_CELL),
-        nbformat.v4.new_code_cell(BUTTON_CELL),
-    ]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, root / "nb7.ipynb")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(f"{url}/notebooks/nb7.ipynb?token={TOKEN}")
-            page.wait_for_function(KERNEL_IDLE_JS, timeout=90_000)
-            assert page.evaluate("() => window.jupyterapp.commands.hasCommand('fmprofile:profile-cell')")
-            assert page.locator(".fmp-ProfileButton").count() == 1
-            assert page.locator(".fmp-RunsPanel").count() == 0  # the sidebar needs JupyterLab's shell
+    write_notebook(
+        root / "nb7.ipynb",
+        [
+            "%load_ext workbench",
+            TYPED_CELL,
+            BUTTON_CELL,
+        ],
+    )
+    with chromium_page(chromium_executable, {"width": 1280, "height": 1000}) as (page, errors):
+        page.goto(f"{url}/notebooks/nb7.ipynb?token={TOKEN}")
+        page.wait_for_function(KERNEL_IDLE_JS, timeout=90_000)
+        assert page.evaluate("() => window.jupyterapp.commands.hasCommand('fmprofile:profile-cell')")
+        assert page.locator(".fmp-ProfileButton").count() == 1
+        assert page.locator(".fmp-RunsPanel").count() == 0  # the sidebar needs JupyterLab's shell
 
-            # `%load_ext`, then the `%%fmprofile` cell, each with Shift+Enter.
-            _cell(page, 0).locator(".jp-InputArea-editor").click()
-            page.keyboard.press("Shift+Enter")
-            page.keyboard.press("Shift+Enter")
-            page.wait_for_selector(f"{STATUS}.fmp-mod-running", timeout=30_000)
-            page.wait_for_function(LIVE_JS, timeout=60_000)  # the live dashboard, in the cell's output
-            page.wait_for_function(
-                "sel => Number(document.querySelector(sel).dataset.outputTokens || 0) > 0",
-                arg=STATUS,
-                timeout=30_000,
-            )
-            first = _status(page)
-            page.wait_for_timeout(1200)
-            later = _status(page)
-            assert "fmprofile nb7" in later["text"] and "tok/s" in later["text"], later
-            assert int(later["samples"]) > int(first["samples"]) and int(later["tokens"]) > int(
-                first["tokens"]
-            )
-            page.screenshot(path=str(DOCS / "lab-notebook7.png"))
-            page.wait_for_selector(f"{STATUS}:not(.fmp-mod-running)", state="attached", timeout=120_000)
-            _cell(page, 1).locator(".jp-OutputArea-output iframe").wait_for(timeout=60_000)
-            assert (
-                page.locator(
-                    ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.widget-view+json']"
-                ).count()
-                == 0
-            )
+        # `%load_ext`, then the `%%fmprofile` cell, each with Shift+Enter.
+        _cell(page, 0).locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        page.keyboard.press("Shift+Enter")
+        page.wait_for_selector(f"{STATUS}.fmp-mod-running", timeout=30_000)
+        page.wait_for_function(LIVE_JS, timeout=60_000)  # the live dashboard, in the cell's output
+        page.wait_for_function(
+            "sel => Number(document.querySelector(sel).dataset.outputTokens || 0) > 0",
+            arg=STATUS,
+            timeout=30_000,
+        )
+        first = _status(page)
+        page.wait_for_timeout(1200)
+        later = _status(page)
+        assert "fmprofile nb7" in later["text"] and "tok/s" in later["text"], later
+        assert int(later["samples"]) > int(first["samples"]) and int(later["tokens"]) > int(first["tokens"])
+        page.screenshot(path=str(DOCS / "lab-notebook7.png"))
+        page.wait_for_selector(f"{STATUS}:not(.fmp-mod-running)", state="attached", timeout=120_000)
+        _cell(page, 1).locator(".jp-OutputArea-output iframe").wait_for(timeout=60_000)
+        assert (
+            page.locator(
+                ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.widget-view+json']"
+            ).count()
+            == 0
+        )
 
-            # The Profile button: the cell runs under the magic, its text unchanged, its dashboard below it.
-            _cell(page, 2).locator(".jp-InputArea-editor").click()
-            page.locator(".fmp-ProfileButton").click()
-            _cell(page, 2).locator(".jp-OutputArea-output iframe").wait_for(timeout=120_000)
-            source = page.evaluate(
-                "() => window.jupyterapp.shell.currentWidget.content.widgets[2].model.sharedModel.getSource()"
-            )
-            assert source == BUTTON_CELL
-            runs = sorted(p.name for p in (root / ".fmprofile" / "runs").iterdir())
-            assert len(runs) == 2, runs
-            # Notebook 7.6 itself raises this one on a fresh settings folder, with or without the extension.
-            assert not [e for e in errors if "reading 'schema'" not in e], errors
-        finally:
-            browser.close()
+        # The Profile button: the cell runs under the magic, its text unchanged, its dashboard below it.
+        _cell(page, 2).locator(".jp-InputArea-editor").click()
+        page.locator(".fmp-ProfileButton").click()
+        _cell(page, 2).locator(".jp-OutputArea-output iframe").wait_for(timeout=120_000)
+        source = page.evaluate(
+            "() => window.jupyterapp.shell.currentWidget.content.widgets[2].model.sharedModel.getSource()"
+        )
+        assert source == BUTTON_CELL
+        runs = sorted(p.name for p in (root / ".fmprofile" / "runs").iterdir())
+        assert len(runs) == 2, runs
+        # Notebook 7.6 itself raises this one on a fresh settings folder, with or without the extension.
+        assert not [e for e in errors if "reading 'schema'" not in e], errors
