@@ -33,12 +33,14 @@ TOKEN = "notes-test-token"
 EVIL_NOTE = "retrieval is slow <script>window.pwned = 1</script>"
 FIELD_NOTE = "typed into the note field"
 EVIL_SPAN = '"><img src=x onerror="window.pwned = 2">'
+EVIL_MODEL = "<img src=x onerror=window.pwned=3>"
 CELLS = [
     "%load_ext workbench",
     "%%fmprofile --name shared\nimport time\nimport workbench as wb\n\n"
     "def busy(seconds):\n    end = time.perf_counter() + seconds\n    while time.perf_counter() < end:\n"
     "        sum(i * i for i in range(1000))\n\n"
-    f"with wb.span({EVIL_SPAN!r}):\n    busy(0.4)",
+    f"with wb.span({EVIL_SPAN!r}):\n    busy(0.4)\n"
+    f"with wb.llm_request(model={EVIL_MODEL!r}) as request:\n    request.chunk(3)",
     f'%fmprofile_note --range 0 5 "{EVIL_NOTE}"',
 ]
 # Where to drag on the timeline, in the frame's coordinates: its middle half, at mid-height.
@@ -106,9 +108,23 @@ def test_nbconvert_export_shows_the_dashboard_and_its_notes_offline(
         # The static picture is hidden where the dashboard runs.
         assert page.locator(".wb-static").first.is_hidden()
         assert page.evaluate("() => window.pwned") is None and frame.evaluate("() => window.pwned") is None
+        assert frame.locator("img").count() == 0  # no injected element, in the page or its frame
+        assert page.locator("img[src=x]").count() == 0
         # nbconvert's template asks CDNs for require.js and MathJax; the dashboard itself asks nothing.
         assert not [url for url in blocked if "bokeh" in url]
         assert not [e for e in errors if "Failed to load resource" not in e]
+
+
+def test_report_html_shows_the_notes_offline(shared: Path, chromium_executable: str) -> None:
+    (meta,) = list_runs(shared / "store")
+    report = Path(meta["path"]) / "report.html"
+    with open_offline_page(report, chromium_executable) as (page, blocked, errors):
+        page.wait_for_function("() => window.Bokeh !== undefined && Bokeh.index.roots.length > 0")
+        assert EVIL_NOTE in _notes_text(page.main_frame)
+        text = page.inner_text("pre.wb-summary")
+        assert EVIL_NOTE in text and "notes (1)" in text
+        assert page.evaluate("() => window.pwned") is None and page.locator("img").count() == 0
+        assert blocked == [] and errors == []
 
 
 @pytest.fixture
