@@ -18,12 +18,14 @@ _RELATIVE_KEY = re.compile(r"-(\d+)")
 
 
 def resolve_key(key: str, store: Path | None, before: str | None = None) -> Path:
-    """A run directory from what a user typed; `-N` is the Nth newest readable run (older than `before`,
-    an id, when given: `-1` is then the latest run saved before that one). LookupError when none."""
+    """A run directory from what a user typed; `-N` is the Nth newest readable top-level run (older than
+    `before`, an id, when given: `-1` is then the latest run saved before that one). LookupError when none."""
     match = _RELATIVE_KEY.fullmatch(key.strip())
     if match is None:
         return resolve_run(key, store)
-    rows = [r for r in list_runs(store) if "load_error" not in r]
+    # Counting back goes over top-level runs: the repetitions and configurations of a --repeat or --sweep
+    # run are saved before it, and `-1` from inside one must not be one of its own parts.
+    rows = [r for r in list_runs(store) if "load_error" not in r and not r.get("parent")]
     if before is not None:
         ids = [r.get("id") for r in rows]
         rows = rows[: ids.index(before)] if before in ids else rows
