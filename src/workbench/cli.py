@@ -193,7 +193,7 @@ def cmd_export(key: str, fmt: str, output: Path | None, store: Path | None) -> i
     assert run.path is not None
     source = run.path / EXPORT_FORMATS[fmt]
     if not source.exists():
-        problems = write_artifacts(run, run.path)
+        problems = write_artifacts(run, run.path, exports=True)
         if not source.exists():
             raise OSError("; ".join(problems) or f"could not write {source}")
     target = output or source

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,16 +66,22 @@ def note(
 
 
 def rewrite_artifacts(run: Run, path: Path) -> tuple[str, ...]:
-    """report.html and trace.json show the notes too: rewritten now, not on the next export."""
+    """report.html and trace.json show the notes too: rewritten now, not on the next export. A long
+    run's trace is removed instead (rewriting it takes a while): `workbench export` writes it again."""
     from workbench.export import write_chrome_trace
     from workbench.render import report_html
-    from workbench.session import REPORT_FILE, TRACE_FILE
+    from workbench.session import REPORT_FILE, TRACE_FILE, exports_now
 
     problems = []
-    for name, write in (
-        (REPORT_FILE, lambda target: write_atomic(target, report_html(run).encode())),
-        (TRACE_FILE, lambda target: write_chrome_trace(run, target)),
-    ):
+    writers: list[tuple[str, Callable[[Path], object]]] = [
+        (REPORT_FILE, lambda target: write_atomic(target, report_html(run).encode()))
+    ]
+    trace = path / TRACE_FILE
+    if trace.exists() and not exports_now(run):
+        trace.unlink()
+    elif trace.exists():
+        writers.append((TRACE_FILE, lambda target: write_chrome_trace(run, target)))
+    for name, write in writers:
         try:
             write(path / name)
         except Exception as error:  # the note is saved; only this file is stale

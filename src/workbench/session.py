@@ -40,6 +40,10 @@ from workbench.store.index import default_store, runs_dir
 TRACE_FILE = "trace.json"
 SPEEDSCOPE_FILE = "cpu.speedscope.json"
 REPORT_FILE = "report.html"
+# A long cell's trace.json (every CPU sample as nested slices) and speedscope file take a minute and a GB
+# or more to write: beyond this many samples (about 17 minutes at the default 100 Hz) they are written on
+# first export (`workbench export`, the server extension) instead of when the cell ends.
+EAGER_EXPORT_MAX_SAMPLES = 100_000
 
 _last_run: Run | None = None
 
@@ -317,14 +321,19 @@ class ProfileSession:
         self.notices.extend(write_artifacts(run, path))
 
 
-def write_artifacts(run: Run, path: Path) -> list[str]:
-    """trace.json, cpu.speedscope.json and report.html beside run.json; returns problems, if any."""
+def exports_now(run: Run) -> bool:
+    """Whether trace.json and cpu.speedscope.json are written when the run is saved, not on first export."""
+    return len(run.recording.samples) <= EAGER_EXPORT_MAX_SAMPLES
+
+
+def write_artifacts(run: Run, path: Path, exports: bool | None = None) -> list[str]:
+    """report.html beside run.json, and trace.json and cpu.speedscope.json unless `exports` is False (by
+    default: unless the run is long, see `exports_now`); returns problems, if any."""
     problems = []
-    for filename, write in (
-        (TRACE_FILE, _write_trace),
-        (SPEEDSCOPE_FILE, _write_speedscope),
-        (REPORT_FILE, _write_report),
-    ):
+    writers = [(REPORT_FILE, _write_report)]
+    if exports if exports is not None else exports_now(run):
+        writers = [(TRACE_FILE, _write_trace), (SPEEDSCOPE_FILE, _write_speedscope), *writers]
+    for filename, write in writers:
         try:
             write(run, path / filename)
         except Exception as error:

@@ -111,3 +111,20 @@ def test_an_empty_run_has_an_empty_timeline() -> None:
     view = _run([])
     assert view.empty and view.lanes == 0
     assert view.duration_ms == pytest.approx(100.0)
+
+
+def test_many_token_arrivals_merge_into_dots_per_request_and_bin() -> None:
+    from workbench.render.timeline_view import MAX_TOKEN_DOTS, TOKEN_BINS
+
+    spans = [Span(1, "a", "llm", 0, 1000 * MS), Span(2, "b", "llm", 0, 1000 * MS)]
+    # Two requests, an arrival every 20 µs each: more than MAX_TOKEN_DOTS in all.
+    n = MAX_TOKEN_DOTS
+    tokens = [TokenEvent(1 + i % 2, (i // 2) * 20_000, 1 + i % 3) for i in range(n + 2)]
+    view = _run(spans, tokens, duration_ms=1000.0)
+    bin_ms = 1000.0 / TOKEN_BINS
+    assert view.token_bin_ms == bin_ms
+    assert sum(t.n_tokens for t in view.tokens) == sum(t.n_tokens for t in tokens)
+    keys = [(t.request_id, int(t.t_ms // bin_ms)) for t in view.tokens]
+    assert len(keys) == len(set(keys)) < n / 10
+    small = _run(spans, tokens[:100], duration_ms=1000.0)
+    assert small.token_bin_ms == 0.0 and len(small.tokens) == 100

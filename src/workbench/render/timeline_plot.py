@@ -100,6 +100,8 @@ class TimelineRenderer:
     def _figure(self, view: TimelineView) -> Any:
         x_range = self.x_range if self.x_range is not None else run_clock_range(view.duration_ms)
         title = "Timeline · spans by nesting (a child below its parent) · dots: token arrivals"
+        if view.token_bin_ms:
+            title += f" (one dot per request per {_bin_phrase(view.token_bin_ms)})"
         if view.path:
             title += " · top row: critical path (spans on it outlined)"
         fig = figure(
@@ -155,3 +157,7 @@ def _token_data(view: TimelineView) -> dict[str, list[Any]]:
     # A chunk with several tokens is a bigger dot, up to a cap that keeps rows apart.
     data["size"] = [5 + 2 * min(max(t.n_tokens - 1, 0), 4) for t in view.tokens]
     return data
+
+
+def _bin_phrase(bin_ms: float) -> str:
+    return f"{bin_ms / 1000:,.1f} s" if bin_ms >= 1000 else f"{bin_ms:,.0f} ms"

@@ -17,6 +17,11 @@ from workbench.render.palette import span_kind_color
 from workbench.render.stage_view import PathSegment, StageView
 
 NS_PER_MS = 1e6
+# Token dots drawn one per arrival up to here (a few minutes of streaming); beyond, arrivals of one request
+# within one bin (1/TOKEN_BINS of the run) are one dot carrying their count, so an hour-long cell's
+# notebook output stays a few MB instead of holding 100k dots.
+MAX_TOKEN_DOTS = 20_000
+TOKEN_BINS = 4_000
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ class TimelineView:
     tokens: list[TokenPoint]
     duration_ms: float
     path: list[PathSegment] = field(default_factory=list)
+    # Milliseconds of arrivals one dot stands for, when merged (0: one dot per arrival).
+    token_bin_ms: float = 0.0
 
     @property
     def lanes(self) -> int:
@@ -86,7 +93,12 @@ class TimelineView:
             )
             for t in rec.tokens
         ]
-        return cls(bars=bars, tokens=tokens, duration_ms=run.last_event_ns / NS_PER_MS, path=path)
+        duration_ms = run.last_event_ns / NS_PER_MS
+        bin_ms = 0.0
+        if len(tokens) > MAX_TOKEN_DOTS:
+            bin_ms = duration_ms / TOKEN_BINS
+            tokens = merge_token_points(tokens, bin_ms)
+        return cls(bars=bars, tokens=tokens, duration_ms=duration_ms, path=path, token_bin_ms=bin_ms)
 
     def bar_columns(self) -> dict[str, list[Any]]:
         data = _columns(self.bars, SpanBar)
@@ -105,6 +117,21 @@ class TimelineView:
         data = _columns(self.tokens, TokenPoint)
         data["y"] = [t.lane + 0.5 for t in self.tokens]
         return data
+
+
+def merge_token_points(tokens: list[TokenPoint], bin_ms: float) -> list[TokenPoint]:
+    """One dot per request and bin, at the bin's first arrival, carrying the bin's token count."""
+    merged: dict[tuple[int, int], TokenPoint] = {}
+    for point in tokens:
+        key = (point.request_id, int(point.t_ms // bin_ms))
+        first = merged.get(key)
+        if first is None:
+            merged[key] = point
+        else:
+            merged[key] = TokenPoint(
+                first.request_id, first.request, first.t_ms, first.n_tokens + point.n_tokens, first.lane
+            )
+    return sorted(merged.values(), key=lambda p: p.t_ms)
 
 
 def _columns(rows: list[Any], kind: type) -> dict[str, list[Any]]:
