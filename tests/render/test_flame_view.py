@@ -116,3 +116,19 @@ def test_columns_match_rectangles() -> None:
     data = view.columns()
     assert len(data["x0"]) == len(view.rects)
     assert data["y"] == [r.depth + 0.5 for r in view.rects]
+
+
+def test_detail_level_is_capped_to_the_widest_frames() -> None:
+    from workbench.analysis.cpu import FlameNode
+    from workbench.render.flame_plot import MAX_DETAIL_RECTS, detail_view
+
+    root = FlameNode("cell", "", 0)
+    # 5,000 leaves of distinct widths under the root: more than the detail level may hold.
+    for i in range(5_000):
+        child = root.child(f"f{i}", "app.py", i)
+        child.total_ns = child.self_ns = 1_000 + i
+        root.total_ns += child.total_ns
+    view = detail_view(root)
+    assert len(view.rects) <= MAX_DETAIL_RECTS + 1  # the root too
+    kept = {r.function for r in view.rects}
+    assert "f4999" in kept and "f0" not in kept

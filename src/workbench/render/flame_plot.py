@@ -6,13 +6,15 @@ notebook opened without a kernel behaves like the live one.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from bokeh.models import ColumnDataSource, CustomJS, HoverTool, NumeralTickFormatter, Range1d, TapTool
 from bokeh.plotting import figure
 
+from workbench.analysis.cpu import FlameNode
 from workbench.model.run import Run
-from workbench.render.flame_view import DEFAULT_MIN_WIDTH, FlameView
+from workbench.render.flame_view import DEFAULT_MIN_WIDTH, FlameView, run_flame_tree
 from workbench.render.labels import fit_labels
 from workbench.render.layout_parts import attach_label_fitting, data_source, notice
 
@@ -23,6 +25,8 @@ ROW_GAP = 0.04
 # Finer detail is embedded too, and shown once the view is narrower than this share of the root.
 DETAIL_MIN_WIDTH = DEFAULT_MIN_WIDTH / 50
 DETAIL_BELOW_SPAN = 0.1
+# About 0.6 MB of the saved output at most.
+MAX_DETAIL_RECTS = 3_000
 
 TOOLTIPS = """
 <div style="max-width: 420px">
@@ -45,17 +49,20 @@ if (d.depth[i] === 0) {
 }
 """
 
+# The overview is what the page starts with: kept aside on the first switch instead of saved twice.
 SWITCH_DETAIL_JS = f"""
-const want = (x_range.end - x_range.start) < {DETAIL_BELOW_SPAN} ? detail : overview;
-if (rects.data.x0.length !== want.data.x0.length) {{
-  rects.data = Object.assign({{}}, want.data);
+if (rects._wb_overview === undefined) {{ rects._wb_overview = Object.assign({{}}, rects.data); }}
+const want = (x_range.end - x_range.start) < {DETAIL_BELOW_SPAN} ? detail.data : rects._wb_overview;
+if (rects.data.x0.length !== want.x0.length) {{
+  rects.data = Object.assign({{}}, want);
 }}
 """
 
 
 class FlameRenderer:
     def render(self, run: Run) -> Any:
-        overview = FlameView.from_run(run)
+        tree = run_flame_tree(run)
+        overview = FlameView.from_tree(tree)
         if overview.empty:
             return notice("CPU flame graph: no CPU samples were recorded in this run.")
         fig = _figure(overview)
@@ -65,9 +72,9 @@ class FlameRenderer:
         rects.selected.js_on_change(
             "indices", CustomJS(args={"rects": rects, "x_range": fig.x_range}, code=ZOOM_JS)
         )
-        detail = FlameView.from_run(run, min_width=DETAIL_MIN_WIDTH)
+        detail = detail_view(tree)
         if len(detail.rects) > len(overview.rects):
-            _attach_detail_switch(fig, rects, overview, detail)
+            _attach_detail_switch(fig, rects, detail)
         # After the detail switch, so labels are fitted to the data the switch has just chosen.
         attach_label_fitting(fig, rects, labels)
         return fig
@@ -136,13 +143,19 @@ def icicle_figure(title: str, rows: int, name: str, axis_label: str) -> Any:
     return fig
 
 
-def _attach_detail_switch(fig: Any, rects: Any, overview: FlameView, detail: FlameView) -> None:
-    args = {
-        "rects": rects,
-        "x_range": fig.x_range,
-        "overview": data_source(source_data(overview)),
-        "detail": data_source(source_data(detail)),
-    }
+def detail_view(tree: FlameNode) -> FlameView:
+    """The finer level shown when zoomed in: frames down to DETAIL_MIN_WIDTH, or as many of the widest as
+    MAX_DETAIL_RECTS allows (an hour of deep, varied stacks has tens of thousands)."""
+    detail = FlameView.from_tree(tree, min_width=DETAIL_MIN_WIDTH)
+    if len(detail.rects) <= MAX_DETAIL_RECTS:
+        return detail
+    widths = sorted((r.width for r in detail.rects), reverse=True)
+    # Strictly wider than the first width left out, so ties at the cut never overshoot.
+    return FlameView.from_tree(tree, min_width=math.nextafter(widths[MAX_DETAIL_RECTS], 1.0))
+
+
+def _attach_detail_switch(fig: Any, rects: Any, detail: FlameView) -> None:
+    args = {"rects": rects, "x_range": fig.x_range, "detail": data_source(source_data(detail))}
     switch = CustomJS(args=args, code=SWITCH_DETAIL_JS)
     fig.x_range.js_on_change("start", switch)
     fig.x_range.js_on_change("end", switch)

@@ -53,9 +53,7 @@ class FlameView:
 
     @classmethod
     def from_run(cls, run: Run, min_width: float = DEFAULT_MIN_WIDTH) -> FlameView:
-        main_thread = run.options.get("main_thread_id")
-        tree = flame_tree(run.recording, main_thread_id=main_thread, root_name=ROOT_NAME)
-        return cls.from_tree(tree, min_width)
+        return cls.from_tree(run_flame_tree(run), min_width)
 
     @classmethod
     def from_tree(cls, root: FlameNode, min_width: float = DEFAULT_MIN_WIDTH) -> FlameView:
@@ -68,6 +66,12 @@ class FlameView:
         data: dict[str, list[Any]] = {name: [getattr(r, name) for r in self.rects] for name in names}
         data["y"] = [r.depth + 0.5 for r in self.rects]
         return data
+
+
+def run_flame_tree(run: Run) -> FlameNode:
+    """The run's CPU samples as one tree, the cell's thread at the root."""
+    main_thread = run.options.get("main_thread_id")
+    return flame_tree(run.recording, main_thread_id=main_thread, root_name=ROOT_NAME)
 
 
 def layout(root: FlameNode, min_width: float) -> list[FlameRect]:

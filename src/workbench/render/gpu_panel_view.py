@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from workbench.analysis.gpu_telemetry import series_points
 from workbench.model import series as s
 from workbench.model.run import Run
@@ -75,6 +77,29 @@ class GpuPanelView:
         )
 
 
+# Points per telemetry line in the saved output: an hour at 10 Hz is 36k; a few thousand draw the same.
+MAX_LINE_POINTS = 2_000
+
+
+def decimate(t: np.ndarray, values: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most `max_points` points: past that, each of max_points/2 equal time buckets keeps its lowest and
+    its highest point, in time order, so a spike or a dip survives (as in nvdashboard's long views)."""
+    if len(t) <= max_points:
+        return t, values
+    buckets = max_points // 2
+    edges = np.linspace(t[0], t[-1], buckets + 1)
+    index = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, buckets - 1)
+    keep: list[int] = []
+    starts = np.searchsorted(index, np.arange(buckets), side="left")
+    ends = np.searchsorted(index, np.arange(buckets), side="right")
+    for lo, hi in zip(starts, ends, strict=True):
+        if hi > lo:
+            chunk = values[lo:hi]
+            keep.extend(sorted({lo + int(np.argmin(chunk)), lo + int(np.argmax(chunk))}))
+    chosen = np.asarray(keep, dtype=np.int64)
+    return t[chosen], values[chosen]
+
+
 def _tracks(run: Run) -> list[Track]:
     points = series_points(run.recording)
     by_metric: dict[str, list[str]] = {}
@@ -88,11 +113,12 @@ def _tracks(run: Run) -> list[Track]:
             Line(
                 label=f"{LABELS[metric]} ({name.partition('.')[0]})",
                 series=name,
-                t_ms=(points[name][0] / 1e6).tolist(),
-                values=(points[name][1] * scale).tolist(),
+                t_ms=(t_ns / 1e6).tolist(),
+                values=(values * scale).tolist(),
             )
             for metric in metrics
             for name in by_metric.get(metric, [])
+            for t_ns, values in [decimate(*points[name], MAX_LINE_POINTS)]
         ]
         if lines:
             tracks.append(Track(title, lines))
