@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install lab labextension demo test lint browser bench clean
+.PHONY: install lab labextension demo test lint browser bench clean frontend-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,7 +58,16 @@ lint: install
 	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
 
-test: install browser lint
+# The lab extension's unit tests (Jest, run by tests/server_ext/test_frontend_unit.py) need its
+# node_modules: installed here from the npm registry, once per package.json change (about 40 s).
+frontend-deps:
+	@if command -v npm >/dev/null 2>&1; then \
+		$(MAKE) $(LABEXT_SRC)/node_modules/.package-lock.json; \
+	else \
+		echo "Node.js/npm not found: the lab extension's unit tests are skipped"; \
+	fi
+
+test: install browser lint frontend-deps
 	$(BIN)/python -m pytest -ra --durations=15
 
 # The benchmark suite (README, Benchmarks): installs its peers, prints and writes the table, updates the README.

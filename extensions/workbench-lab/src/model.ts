@@ -1,7 +1,7 @@
 /**
  * The run list the sidebar shows: rows from `GET /fmprofile/api/runs`, a name filter and a selection of
  * at most two runs (the pair to compare). Pure data, no DOM and no JupyterLab imports, so it is unit-tested
- * with plain Node (test/model.test.ts).
+ * with Jest (test/model.test.ts).
  */
 
 export interface IRunRow {

@@ -1,6 +1,6 @@
 /**
  * The messages between a dashboard's note field and the lab extension, and the Python that saves a note:
- * plain functions (no JupyterLab imports), unit-tested with Node's test runner.
+ * plain functions (no JupyterLab imports), unit-tested with Jest (test/noteRequest.test.ts).
  */
 export interface INoteRequest {
   type: 'fmprofile:note';

@@ -1,7 +1,7 @@
 /**
  * The status bar's live indicator as text: what the kernel sends on the `fmprofile_status` comm each live
  * tick (workbench/live_status.py) and how it is shown. Pure data, no DOM and no JupyterLab imports, so it
- * is unit-tested with plain Node (test/status.test.ts).
+ * is unit-tested with Jest (test/status.test.ts).
  */
 import { formatNumber } from './model';
 
