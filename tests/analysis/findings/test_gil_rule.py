@@ -35,6 +35,7 @@ CHUNKS = 100
 # The estimate takes the probe's mean wait as the reader's; on this shared 2-core VM the two waits differ
 # by scheduling luck (who wakes first when the holder drops the GIL), so allow this fraction either way.
 GAIN_TOLERANCE = 0.35
+GAIN_PAIRS = 3
 FEEDER = """
 import os, struct, sys, time
 n, period = int(sys.argv[1]), float(sys.argv[2])
@@ -149,10 +150,20 @@ def test_a_stream_reader_starved_by_a_python_loop_fires_and_the_gain_matches_its
     assert statistics.median(_shares(control.run)) < MIN_WAIT_SHARE / 4
     assert gil_contention(control.run) == []
 
-    # The reader's lost time, measured: what its chunks' delays add up to beyond the control's.
-    lost_ms = sum(planted.delays_ms) - statistics.median(control.delays_ms) * len(planted.delays_ms)
-    assert lost_ms > 100, (lost_ms, planted.delays_ms[:10])
-    assert abs(finding.gain_ms - lost_ms) <= GAIN_TOLERANCE * lost_ms, (finding.gain_ms, lost_ms)
+    # The reader's lost time, measured: what its chunks' delays add up to beyond the control's. GIL hand-
+    # overs on 2 cores vary from run to run: the estimate is judged over three planted/control pairs.
+    pairs = [(finding.gain_ms, _lost_ms(planted, control))]
+    for _ in range(GAIN_PAIRS - 1):
+        again, again_control = _profile(_score_documents), _profile(_poll_storage)
+        (estimate,) = gil_contention(again.run)
+        pairs.append((estimate.gain_ms, _lost_ms(again, again_control)))
+    assert all(lost > 100 for _, lost in pairs), pairs
+    ratio = statistics.median(gain / lost for gain, lost in pairs)
+    assert abs(ratio - 1) <= GAIN_TOLERANCE, pairs
+
+
+def _lost_ms(planted: Measured, control: Measured) -> float:
+    return sum(planted.delays_ms) - statistics.median(control.delays_ms) * len(planted.delays_ms)
 
 
 def test_a_python_loop_alone_is_silent_even_though_the_probe_waits() -> None:
