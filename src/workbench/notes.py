@@ -24,9 +24,7 @@ REDRAW_KEY = "fmprofile_redraw"
 
 @dataclass(frozen=True)
 class NoteAdded:
-    run_id: str
-    run_name: str
-    path: Path
+    run: Run  # as loaded, the note included
     note: Annotation
     redrawn: int
     problems: tuple[str, ...] = ()
@@ -35,7 +33,7 @@ class NoteAdded:
         where = _where(self.note)
         shown = f"; {self.redrawn} dashboard(s) redrawn" if self.redrawn else ""
         extra = "".join(f"\n  {p}" for p in self.problems)
-        return f"note added to run {self.run_name!r} ({self.run_id}) {where}{shown}{extra}"
+        return f"note added to run {self.run.name!r} ({self.run.id}) {where}{shown}{extra}"
 
 
 def note(
@@ -62,7 +60,7 @@ def note(
     added = new_note(text, start_ns, end_ns)
     append_note(path, added)
     loaded.annotations.append(added)
-    return NoteAdded(loaded.id, loaded.name, path, added, redraw(loaded), rewrite_artifacts(loaded, path))
+    return NoteAdded(loaded, added, redraw(loaded), rewrite_artifacts(loaded, path))
 
 
 def rewrite_artifacts(run: Run, path: Path) -> tuple[str, ...]:
@@ -137,7 +135,7 @@ def note_from_dashboard(encoded: str) -> None:
         from IPython.display import display
 
         from workbench.render import notebook_bundle
-        from workbench.store import load_run
 
-        metadata = {REDRAW_KEY: {"run": added.run_id}}
-        display(notebook_bundle(load_run(added.path)), raw=True, metadata=metadata)  # type: ignore[no-untyped-call]
+        # The run as `note` loaded it: its dashboard was just drawn for report.html, and is reused.
+        metadata = {REDRAW_KEY: {"run": added.run.id}}
+        display(notebook_bundle(added.run), raw=True, metadata=metadata)  # type: ignore[no-untyped-call]
