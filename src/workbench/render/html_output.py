@@ -84,9 +84,11 @@ def notebook_bundle(run: Run) -> dict[str, str]:
         f'style="width: 100%; height: {height}px; border: 1px solid #ddd; border-radius: 4px" '
         'sandbox="allow-scripts allow-downloads" loading="eager"></iframe>'
     )
+    text = summary_text(run)
     # Where the notebook is not trusted, the frame is removed and the static picture shows instead.
     markup = (
         f'<div class="fm-workbench-output">{HIDE_WHEN_TRUSTED}'
-        f'<div style="font: 13px sans-serif; margin: 4px 0">{line}</div>{frame}{static_picture(run)}</div>'
+        f'<div style="font: 13px sans-serif; margin: 4px 0">{line}</div>{frame}'
+        f"{static_picture(run, text)}</div>"
     )
-    return {"text/html": markup, "text/plain": summary_text(run)}
+    return {"text/html": markup, "text/plain": text}

@@ -45,16 +45,18 @@ NOTE_LABEL = (
 PRE = "font: 12px/1.5 monospace; background: #f7f7f7; padding: 8px 12px; white-space: pre-wrap"
 
 
-def static_picture(run: Run) -> str:
-    """The picture, the notes and the summary, inside a div of class `wb-static`."""
+def static_picture(run: Run, summary: str | None = None) -> str:
+    """The picture, the notes and the summary (`summary_text(run)` unless given), inside a div of class
+    `wb-static`."""
+    notes = NotesView.from_run(run)
     parts = [
         "<div style='color: #555; margin: 2px 0 6px 0'>Static view of the dashboard (this notebook's "
         "scripts do not run here: trust the notebook, or open the run's report.html, for the interactive "
         "one).</div>",
         _flame(FlameView.from_run(run)),
-        _timeline(TimelineView.from_run(run), NotesView.from_run(run)),
-        _notes(NotesView.from_run(run)),
-        f"<pre style='{PRE}'>{_e(summary_text(run))}</pre>",
+        _timeline(TimelineView.from_run(run), notes),
+        _notes(notes),
+        f"<pre style='{PRE}'>{_e(summary_text(run) if summary is None else summary)}</pre>",
     ]
     return f"<div class='{CLASS}' style='font: 12px sans-serif; color: #222'>{''.join(parts)}</div>"
 
