@@ -55,7 +55,7 @@ def test_label_starts_at_the_view_when_the_band_starts_before_it() -> None:
     run = _noted_run()
     run.metrics["cell_start_ms"] = 200.0  # the view opens at 196 ms (2% before the cell)
     layout = DashboardRenderer().render(run).layout
-    labels = next(m for m in layout.references() if m.name == "timeline_note_label_positions")
+    labels = next(m for m in layout.references() if m.name == "timeline_notes")
     assert labels.data["lx"] == [196.0, 450.0]
 
 

@@ -83,11 +83,17 @@ status.text = `The note will cover ${x0.toFixed(1)}–${x1.toFixed(1)} ms (box-s
 """
 
 
-def draw_note_bands(fig: Any, view: NotesView, with_labels: bool = True) -> None:
+def draw_note_bands(fig: Any, view: NotesView) -> None:
     """Each timed note as a band over the whole height of a run-clock chart, numbered at its foot."""
     if not isinstance(fig, figure) or not view.timed:
         return
-    bands = data_source(view.band_columns(), name=f"{fig.name}_notes")
+    data = view.band_columns()
+    # Labels sit at the band's start (`lx`), or at the chart's left edge while the start is scrolled out
+    # of view.
+    start = getattr(fig.x_range, "start", None)
+    start = float(start) if isinstance(start, int | float) else 0.0
+    data["lx"] = [max(x0, start) if x1 > start else x0 for x0, x1 in zip(data["x0"], data["x1"], strict=True)]
+    bands = data_source(data, name=f"{fig.name}_notes")
     fig.vstrip(
         x0="x0",
         x1="x1",
@@ -99,32 +105,23 @@ def draw_note_bands(fig: Any, view: NotesView, with_labels: bool = True) -> None
         line_width=1.5,
         name=f"{fig.name}_note_band",
     )
-    if with_labels:
-        # Labels sit at the band's start, or at the chart's left edge while the start is scrolled out of view.
-        labels_data = dict(view.band_columns())
-        start = getattr(fig.x_range, "start", None)
-        start = float(start) if isinstance(start, int | float) else 0.0
-        labels_data["lx"] = [
-            max(x0, start) if x1 > start else x0
-            for x0, x1 in zip(labels_data["x0"], labels_data["x1"], strict=True)
-        ]
-        label_source = data_source(labels_data, name=f"{fig.name}_note_label_positions")
-        follow = CustomJS(args={"labels": label_source, "x_range": fig.x_range}, code=FOLLOW_JS)
-        fig.x_range.js_on_change("start", follow)
-        labels = LabelSet(
-            x="lx",
-            y=4,
-            y_units="screen",
-            text="label",
-            source=label_source,
-            text_font_size="11px",
-            text_color="#5a4500",
-            background_fill_color="#fff8d6",
-            background_fill_alpha=0.9,
-            x_offset=3,
-            name=f"{fig.name}_note_labels",
-        )
-        fig.add_layout(labels)
+    fig.x_range.js_on_change(
+        "start", CustomJS(args={"labels": bands, "x_range": fig.x_range}, code=FOLLOW_JS)
+    )
+    labels = LabelSet(
+        x="lx",
+        y=4,
+        y_units="screen",
+        text="label",
+        source=bands,
+        text_font_size="11px",
+        text_color="#5a4500",
+        background_fill_color="#fff8d6",
+        background_fill_alpha=0.9,
+        x_offset=3,
+        name=f"{fig.name}_note_labels",
+    )
+    fig.add_layout(labels)
 
 
 def notes_list(view: NotesView) -> Any | None:
