@@ -6,6 +6,7 @@ assert that a page renders offline; page errors and console errors are recorded 
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from playwright.sync_api import ConsoleMessage, Page, Route, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -90,3 +92,18 @@ def chromium_page(
             yield page, errors
         finally:
             browser.close()
+
+
+def open_lab_notebook(page: Page, url: str, ready_selector: str, dialog_ms: float = 5_000) -> None:
+    """Go to a notebook's JupyterLab `url`, wait for `ready_selector`, and accept the kernel dialog
+    JupyterLab may still show (python3 preselected)."""
+    page.goto(url)
+    page.wait_for_function(
+        "(selector) => window.jupyterapp && document.querySelector(selector) !== null",
+        arg=ready_selector,
+        timeout=60_000,
+    )
+    accept = page.locator(".jp-Dialog .jp-mod-accept")
+    with contextlib.suppress(PlaywrightTimeout):
+        accept.wait_for(timeout=dialog_ms)
+        accept.click()

@@ -3,7 +3,6 @@ held, and is replaced in place by the static dashboard when the cell ends."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
@@ -15,7 +14,7 @@ import pytest
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser import chromium_page
+from tests.browser import chromium_page, open_lab_notebook
 from tests.jupyter_process import jupyter_server, quiet_lab_settings, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.kernel]
@@ -136,16 +135,7 @@ def test_live_dashboard_updates_then_becomes_the_static_one(
         ],
     )
     with chromium_page(chromium_executable, {"width": 1280, "height": 1000}) as (page, errors):
-        page.goto(f"{lab}/lab/tree/live.ipynb?token={TOKEN}")
-        page.wait_for_function(
-            "() => window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell') !== null",
-            timeout=60_000,
-        )
-        # JupyterLab may still ask which kernel to use, with python3 preselected.
-        accept = page.locator(".jp-Dialog .jp-mod-accept")
-        with contextlib.suppress(PlaywrightTimeout):
-            accept.wait_for(timeout=5_000)
-            accept.click()
+        open_lab_notebook(page, f"{lab}/lab/tree/live.ipynb?token={TOKEN}", ".jp-Notebook .jp-Cell")
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
         # Not awaited: the command's promise settles only when every cell has run.
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")

@@ -10,7 +10,6 @@ Nothing injected runs anywhere: `window.pwned` stays undefined.
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from nbconvert import HTMLExporter
 from playwright.sync_api import Frame, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser import chromium_page, open_offline_page
+from tests.browser import chromium_page, open_lab_notebook, open_offline_page
 from tests.jupyter_process import jupyter_server, with_lab_extension
 from workbench.store import list_runs, load_run
 
@@ -138,15 +137,12 @@ def lab(shared: Path, tmp_path: Path) -> Iterator[str]:
 
 
 def _open(page: Page, url: str) -> None:
-    page.goto(f"{url}/lab/tree/shared.ipynb?token={TOKEN}")
-    page.wait_for_function(
-        "() => window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell .jp-OutputArea-output')",
-        timeout=60_000,
+    open_lab_notebook(
+        page,
+        f"{url}/lab/tree/shared.ipynb?token={TOKEN}",
+        ".jp-Notebook .jp-Cell .jp-OutputArea-output",
+        3_000,
     )
-    accept = page.locator(".jp-Dialog .jp-mod-accept")
-    with contextlib.suppress(PlaywrightTimeout):
-        accept.wait_for(timeout=3_000)
-        accept.click()
 
 
 def test_untrusted_shows_the_static_picture_then_trusted_the_dashboard_and_its_note_field(
