@@ -11,19 +11,25 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first and pinned: an unpinned resolve pulls a CUDA build with several GB of packages.
 	$(PIP) install -c constraints.txt torch==2.13.0
-	$(PIP) install -c constraints.txt -e '.[torch,gpu,serve,rag,lab,dev]'
+	# The committed build of the lab extension is used; `make labextension` rebuilds it from source.
+	HATCH_JUPYTER_BUILDER_SKIP_NPM=1 $(PIP) install -c constraints.txt -e '.[torch,gpu,serve,rag,lab,dev]'
+	# A development install the extension template's way: the lab extension linked to the package's build
+	# (a rebuild shows on reload) and the server extension enabled, in this venv.
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter labextension develop --overwrite .
+	$(BIN)/jupyter server extension enable --sys-prefix workbench.server_ext
+	# The venv's kernel gets the venv's bin on PATH, so `!workbench runs` works in a notebook of a JupyterLab
+	# started as .venv/bin/jupyter without activating the venv.
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ipykernel)" \
+		--env PATH '$(abspath $(BIN)):$${PATH}'
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# The JupyterLab extension: TypeScript in extensions/workbench-lab, built into src/workbench/labextension
+# The JupyterLab extension: TypeScript in extensions/workbench-lab, built into workbench/labextension
 # (committed, so a checkout or a wheel works without Node.js). With Node.js and npm here it is rebuilt
 # from source against this JupyterLab's shared packages; without them the committed build is used.
 LABEXT_SRC := extensions/workbench-lab
-LABEXT_OUT := src/workbench/labextension
-# `jupyter lab` below loads the extension from here (a link to the fresh build), ahead of the copy that
-# `pip install` put under share/jupyter/labextensions.
-LABEXT_DIR := $(VENV)/fmprofile-labextensions
+LABEXT_OUT := workbench/labextension
 
 $(LABEXT_SRC)/node_modules/.package-lock.json: $(LABEXT_SRC)/package.json
 	cd $(LABEXT_SRC) && npm install --no-audit --no-fund
@@ -37,15 +43,9 @@ labextension: install
 		echo "Node.js/npm not found: using the built extension in $(LABEXT_OUT)"; \
 	fi
 	test -f $(LABEXT_OUT)/package.json
-	mkdir -p $(LABEXT_DIR) && ln -sfn $(CURDIR)/$(LABEXT_OUT) $(LABEXT_DIR)/fm-workbench-lab
-	# An editable install skips pyproject's data-files: enable the server extension and list the lab
-	# extension in this venv ourselves, so a plain `jupyter lab` or `jupyter notebook` from it loads both.
-	mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d $(VENV)/share/jupyter/labextensions
-	cp jupyter-config/jupyter_server_config.d/workbench.json $(VENV)/etc/jupyter/jupyter_server_config.d/
-	ln -sfn $(CURDIR)/$(LABEXT_OUT) $(VENV)/share/jupyter/labextensions/fm-workbench-lab
 
 lab: install labextension
-	$(BIN)/jupyter lab --notebook-dir=notebooks --allow-root --LabApp.extra_labextensions_path=$(CURDIR)/$(LABEXT_DIR)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --notebook-dir=notebooks --allow-root
 
 demo: install
 	$(BIN)/python scripts/run_demos.py --out out
@@ -54,8 +54,8 @@ browser:
 	scripts/install-browser.sh
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks scripts
-	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/ruff check workbench tests benchmarks scripts
+	$(BIN)/ruff format --check workbench tests benchmarks scripts
 	$(BIN)/mypy
 
 # The lab extension's unit tests (Jest, run by tests/server_ext/test_frontend_unit.py) need its

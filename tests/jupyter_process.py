@@ -41,12 +41,14 @@ def jupyter_server(
     env: Mapping[str, str],
     extra_args: Sequence[str] = (),
     ready: Callable[[str], bool] | None = None,
+    python: str = sys.executable,
 ) -> Iterator[str]:
     """`python -m module` serving `root` with `token`; yields its URL once `ready(url)` (by default: the
-    server answers /api/status), and stops it, killing it if it does not stop within 20 s."""
+    server answers /api/status), and stops it, killing it if it does not stop within 20 s. `python` is
+    another environment's interpreter for a test of an install."""
     port = free_port()
     command = [
-        sys.executable, "-m", module, "--no-browser", f"--IdentityProvider.token={token}", "--allow-root",
+        python, "-m", module, "--no-browser", f"--IdentityProvider.token={token}", "--allow-root",
         f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.root_dir={root}", *extra_args,
     ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -77,7 +79,7 @@ def _wait_ready(url: str, server: subprocess.Popen[bytes], ready: Callable[[str]
     pytest.fail(f"the Jupyter server did not start: {log.read_text()[-3000:]}")
 
 
-BUILT_LAB_EXTENSION = Path(__file__).resolve().parent.parent / "src" / "workbench" / "labextension"
+BUILT_LAB_EXTENSION = Path(__file__).resolve().parent.parent / "workbench" / "labextension"
 
 
 def with_lab_extension(tmp_path: Path, apps: Sequence[str] = ("LabApp",)) -> tuple[dict[str, str], list[str]]:

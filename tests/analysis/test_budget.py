@@ -9,7 +9,7 @@ import pytest
 
 import workbench as wb
 from workbench.analysis.budget import Budget, BudgetError, evaluate, parse_budget
-from workbench.guard import check_run, table_of
+from workbench.session.budget_check import check_run, table_of
 
 
 def sleeping_run(store: Path, seconds: float, name: str = "sleeper") -> wb.Run:

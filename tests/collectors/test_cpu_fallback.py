@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.kernel import workbench_kernel
 
 import workbench as wb
+from tests.kernel import workbench_kernel
 from workbench.collectors.pyspy import PY_SPY_ENV
 from workbench.store import list_runs, load_run
 

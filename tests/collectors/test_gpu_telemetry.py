@@ -10,8 +10,8 @@ import types
 from collections.abc import Iterator
 
 import pytest
-from tests.gpu_fakes import MIB, PID, FakeClock, FakeNvml, FakeProbe
 
+from tests.gpu_fakes import MIB, PID, FakeClock, FakeNvml, FakeProbe
 from workbench.clock import RunClock
 from workbench.collectors.base import CollectorContext
 from workbench.collectors.gpu_memory import CudaMemory, TorchMemoryProbe

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.tiny_gpt2 import tiny_gpt2
 
 import workbench as wb
+from tests.tiny_gpt2 import tiny_gpt2
 from workbench.collectors.torch_ops import CLOCK_MARKER
 from workbench.model.run import Run
 from workbench.store import load_run

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.tiny_gpt2 import tiny_gpt2
 
 import workbench as wb
+from tests.tiny_gpt2 import tiny_gpt2
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

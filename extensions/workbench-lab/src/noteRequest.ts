@@ -44,7 +44,7 @@ export function noteCode(request: INoteRequest): string {
   const bytes = new TextEncoder().encode(payload);
   let binary = '';
   bytes.forEach(b => (binary += String.fromCharCode(b)));
-  return `__import__('workbench.notes', fromlist=['note_from_dashboard']).note_from_dashboard('${btoa(binary)}')`;
+  return `__import__('workbench.saved.notes', fromlist=['note_from_dashboard']).note_from_dashboard('${btoa(binary)}')`;
 }
 
 /** The store folder of a report page served by the server extension (`.../fmprofile/api/runs/ID/report?path=`). */

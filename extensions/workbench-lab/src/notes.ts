@@ -1,7 +1,7 @@
 /**
  * Notes from the dashboard's note field. The dashboard is a sandboxed frame in a cell's output: it posts
  * {type: 'fmprofile:note', id, run, path, text, start_ms, end_ms} to this page. The notebook's kernel saves
- * the note (`workbench.notes.note_from_dashboard`) and redraws that dashboard with it, so the notebook keeps
+ * the note (`workbench.saved.notes.note_from_dashboard`) and redraws that dashboard with it, so the notebook keeps
  * the note; with no kernel running, the server extension saves it in the run's run.json only. The frame
  * gets {type: 'fmprofile:note-saved', id, ok, message} back.
  */
@@ -11,7 +11,7 @@ import { KernelMessage } from '@jupyterlab/services';
 
 import { addNote } from './api';
 
-// The metadata key of the redrawn dashboard the kernel sends back (workbench.notes.REDRAW_KEY).
+// The metadata key of the redrawn dashboard the kernel sends back (workbench.saved.notes.REDRAW_KEY).
 const REDRAW_KEY = 'fmprofile_redraw';
 
 type IMimeBundle = KernelMessage.IDisplayDataMsg['content']['data'];

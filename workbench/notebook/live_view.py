@@ -1,0 +1,136 @@
+"""The live dashboard in a notebook output, replaced in place by the final static output when the cell ends.
+
+One output slot (a display id) holds, in turn: BokehJS (first live cell of a kernel only: the widget needs
+it in the page), the live widget, and the final bundle. A frontend applies each update to the same output,
+so the saved notebook holds only the static dashboard, which renders offline; a frontend without widgets
+(nbclient, nbconvert) shows the widget's text/plain meanwhile and records only the final bundle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import sys
+from typing import Any
+
+from workbench.notebook.status_comm import LiveStatus
+from workbench.session import ProfileSession
+from workbench.session.live.updater import LiveSource, LiveStats, LiveUpdater
+
+# BokehJS stays in the page once loaded, so it is sent once per kernel (about 4 MB inline, no CDN).
+_bokehjs_sent = False
+
+
+def live_supported(shell: Any) -> bool:
+    """A kernel with a frontend that may render widgets (not terminal IPython), and the widget package."""
+    return (
+        getattr(shell, "kernel", None) is not None and importlib.util.find_spec("jupyter_bokeh") is not None
+    )
+
+
+class LiveView:
+    def __init__(
+        self, handle: Any, widget: Any, updater: LiveUpdater, status: LiveStatus | None = None
+    ) -> None:
+        self.handle = handle
+        self.widget = widget
+        self.updater = updater
+        self.status = status  # the status bar's comm (fm-workbench-lab), fed by the updater's ticks
+        self.stats: LiveStats | None = None
+
+    @classmethod
+    def open(cls, session: ProfileSession) -> LiveView | None:
+        """Show the live view of a started session; None, after one notice, if it cannot be shown."""
+        try:
+            return cls._open(session)
+        except Exception as error:
+            print(f"workbench: no live view for this cell ({type(error).__name__}: {error})", file=sys.stderr)
+            return None
+
+    @classmethod
+    def _open(cls, session: ProfileSession) -> LiveView:
+        from workbench.render.live.dashboard import LiveDashboard
+        from workbench.render.live.widget import BatchedBokehModel
+
+        run, clock = session.run, session.clock
+        if run is None or clock is None:
+            raise RuntimeError("the session has not started")
+        dashboard = LiveDashboard(run.name)
+        widget = BatchedBokehModel(dashboard.layout)
+        ignored = frozenset(session.options.ignore_findings)
+        source = LiveSource(run.recording, clock, session.main_thread_id, session.anchor_files, ignored)
+        status = LiveStatus.open(run.name)
+        updater = LiveUpdater(
+            source,
+            dashboard,
+            batch=widget.batch,
+            messages=lambda: widget.messages_sent,
+            on_snapshot=status.update if status is not None else None,
+        )
+        handle = _open_slot()
+        try:
+            handle.update(widget)
+            updater.start()
+        except Exception:
+            # The final output then comes as a new output: leave this slot as good as empty.
+            handle.update({"text/plain": ""}, raw=True)
+            widget.close()
+            if status is not None:
+                status.close()
+            raise
+        return cls(handle, widget, updater, status)
+
+    def stop(self) -> None:
+        """Stop the updater thread (joined); the widget stays up until `replace`. Never raises."""
+        try:
+            self.stats = self.updater.stop()
+        except Exception as error:
+            print(f"workbench: the live view did not stop cleanly ({error})", file=sys.stderr)
+        if self.status is not None:
+            self.status.close()  # after the updater's last tick, which says the cell ended
+
+    def replace(self, bundle: dict[str, str]) -> None:
+        """Put the final output in the live view's place and close the widget. Never raises."""
+        try:
+            self.handle.update(bundle, raw=True)
+        except Exception as error:
+            print(f"workbench: the live view could not be replaced ({error})", file=sys.stderr)
+        # A comm already gone (the kernel shutting down) has nothing left to close.
+        with contextlib.suppress(Exception):
+            self.widget.close()
+
+
+def _open_slot() -> Any:
+    """A display handle for the live view's output slot, BokehJS first in it when the page may lack it."""
+    global _bokehjs_sent
+    from IPython.display import display
+
+    if _bokehjs_sent:
+        return display({"text/plain": "(live dashboard)"}, raw=True, display_id=True)  # type: ignore[no-untyped-call]
+    handle = display(_bokehjs_bundle(), raw=True, display_id=True)  # type: ignore[no-untyped-call]
+    _bokehjs_sent = True
+    return handle
+
+
+def _bokehjs_bundle() -> dict[str, str]:
+    """What `bokeh.io.output_notebook(INLINE, hide_banner=True)` publishes, as a bundle we can display
+    under our own display id (so that the live widget and then the final output replace it)."""
+    from bokeh.core.templates import AUTOLOAD_NB_JS
+    from bokeh.embed.bundle import bundle_for_objs_and_resources
+    from bokeh.io.notebook import JS_MIME_TYPE, LOAD_MIME_TYPE
+    from bokeh.resources import INLINE
+
+    bundle = bundle_for_objs_and_resources(None, INLINE)
+
+    def loader(register_mime: bool) -> str:
+        return str(
+            AUTOLOAD_NB_JS.render(
+                bundle=bundle, elementid=None, force=True, timeout=5000, register_mime=register_mime
+            )
+        )
+
+    return {
+        JS_MIME_TYPE: loader(True),
+        LOAD_MIME_TYPE: loader(False),
+        "text/plain": "(loading the live dashboard)",
+    }

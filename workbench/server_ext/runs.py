@@ -1,0 +1,131 @@
+"""What the API does with a store, apart from HTTP: list rows, read metadata, add a note, delete, compare.
+
+Absolute paths never leave the server: rows carry ids, and the store is named relative to the server root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from pathlib import Path
+from typing import Any
+
+from workbench.model.events import Annotation
+from workbench.session import REPORT_FILE
+from workbench.store.index import list_runs, runs_dir
+from workbench.store.notes import NoteError, append_note, new_note
+from workbench.store.rundir import RUN_FILE, CorruptRunError, load_run, read_meta
+
+
+class BadRequest(ValueError):
+    """A request body or parameter that does not fit (HTTP 400)."""
+
+
+def run_rows(store: Path) -> list[dict[str, Any]]:
+    """One row per run, newest first, with the sidebar's columns; an unreadable run has status `corrupt`."""
+    runs = runs_dir(store).resolve()
+    # A run directory that is a link to elsewhere is not listed: its metadata could come from anywhere.
+    metas = [m for m in list_runs(store) if Path(str(m["path"])).resolve().parent == runs]
+    return [_row(meta) for meta in metas][::-1]
+
+
+def store_version(store: Path) -> int:
+    """Changes when a run is saved, edited or deleted: the newest mtime (ns) of runs/ and each run.json."""
+    root = runs_dir(store)
+    if not root.is_dir():
+        return 0
+    stamps = [root.stat().st_mtime_ns]
+    for child in root.iterdir():
+        # A run saved or annotated rewrites run.json (atomically: a new file, so a new mtime).
+        meta = child / RUN_FILE
+        if meta.is_file():
+            stamps.append(meta.stat().st_mtime_ns)
+    return max(stamps)
+
+
+def _row(meta: dict[str, Any]) -> dict[str, Any]:
+    metrics = _mapping(meta, "metrics")
+    tokens = _mapping(metrics, "tokens")
+    ttft = _mapping(tokens, "ttft_ms")
+    error = meta.get("load_error") or meta.get("error")
+    path = Path(str(meta.get("path", "")))
+    return {
+        "id": meta.get("id"),
+        "name": meta.get("name"),
+        "created": meta.get("created"),
+        "wall_s": metrics.get("wall_s"),
+        "output_tokens": tokens.get("output_tokens"),
+        "output_tokens_per_s": tokens.get("output_tokens_per_s"),
+        "ttft_ms_p50": ttft.get("p50"),
+        "status": "corrupt" if "load_error" in meta else ("error" if error else "ok"),
+        "error": error,
+        "parent": meta.get("parent"),
+        "notes": len(meta.get("annotations") or []) if isinstance(meta.get("annotations"), list) else 0,
+        "has_report": (path / REPORT_FILE).is_file(),
+    }
+
+
+def _mapping(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    # run.json is user-editable: a wrong type in it shows as a missing value, never a 500.
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def run_meta(path: Path) -> dict[str, Any]:
+    """run.json of one run (metrics, environment, options, notes); CorruptRunError when unreadable."""
+    meta = read_meta(path)
+    meta.pop("path", None)
+    return meta
+
+
+def ensure_report(path: Path) -> Path:
+    """The run's report.html, written first when the run has none (as `workbench export --format html`)."""
+    report = path / REPORT_FILE
+    if not report.is_file():
+        from workbench.session import write_artifacts
+
+        problems = write_artifacts(load_run(path), path)
+        if not report.is_file():
+            raise CorruptRunError("; ".join(problems) or f"{path.name}: could not write {REPORT_FILE}")
+    return report
+
+
+def add_note(path: Path, body: Any) -> dict[str, Any]:
+    """Append a note to run.json's `annotations`, and redraw report.html with it; returns it as stored."""
+    from workbench.saved.notes import rewrite_artifacts
+
+    stored = append_note(path, _note_from_body(body))
+    # A run whose events do not load keeps the note all the same; only its pages stay as they were.
+    with contextlib.suppress(CorruptRunError):
+        rewrite_artifacts(load_run(path), path)
+    return stored
+
+
+def _note_from_body(body: Any) -> Annotation:
+    if not isinstance(body, dict):
+        raise BadRequest('expected a JSON object such as {"text": "..."}')
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise BadRequest("`text` must be a non-empty string")
+    start, end = body.get("t_ns"), body.get("end_ns")
+    for name, value in (("t_ns", start), ("end_ns", end)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise BadRequest(f"`{name}` must be a non-negative integer (ns on the run clock) or null")
+    try:
+        return new_note(text, start, end)
+    except NoteError as error:
+        raise BadRequest(str(error)) from None
+
+
+def delete_run(path: Path) -> None:
+    """Remove the run directory (the caller checked it is a real run directory inside the store)."""
+    shutil.rmtree(path)
+
+
+def compare_report(a: Path, b: Path, fmt: str) -> str:
+    """The compare report of run `b` against baseline `a`: the HTML page, or its text form."""
+    from workbench.render.diff_report import diff_html, diff_text
+    from workbench.saved.compare import compare
+
+    diff = compare(a, b)
+    return diff_html(diff) if fmt == "html" else diff_text(diff)

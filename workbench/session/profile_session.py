@@ -1,0 +1,334 @@
+"""A profiling session: starts the collectors and hooks, records into one Run, stops and saves it.
+
+Nothing here may break the profiled code: a collector that cannot start is skipped with a notice, and
+stopping saves whatever was recorded, whatever went wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from workbench.active import Recorder, activate, deactivate
+from workbench.analysis.cpu import cpu_metrics
+from workbench.analysis.critical_path import stage_metrics
+from workbench.analysis.gpu import gpu_metrics
+from workbench.analysis.repeat import repeat_metrics
+from workbench.analysis.tokens import token_metrics
+from workbench.clock import RunClock
+from workbench.collectors.base import CollectorContext
+from workbench.collectors.cpu import CpuCollector
+from workbench.collectors.gil_probe import GilProbe
+from workbench.instrument import Hook, default_hooks
+from workbench.instrument.import_watch import ImportWatcher
+from workbench.model.events import CollectorStatus, Span
+from workbench.model.gil import NOTES_KEY as GIL_NOTES_KEY
+from workbench.model.recording import Recording
+from workbench.model.run import Run
+from workbench.options import ProfileOptions
+from workbench.session.artifacts import write_artifacts
+from workbench.session.environment import capture_environment
+from workbench.session.gpu import GpuCollectors
+from workbench.store import rundir
+from workbench.store.index import default_store, runs_dir
+
+_last_run: Run | None = None
+
+
+def last_run() -> Run | None:
+    return _last_run
+
+
+def new_run_id() -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+
+
+class ProfileSession:
+    def __init__(
+        self,
+        options: ProfileOptions,
+        cell_source: str = "",
+        anchor_files: frozenset[str] = frozenset(),
+        main_thread_id: int | None = None,
+    ) -> None:
+        self.options = options
+        self.cell_source = cell_source
+        self.anchor_files = anchor_files
+        self.main_thread_id = main_thread_id if main_thread_id is not None else threading.get_ident()
+        self.notices: list[str] = []
+        self.statuses: list[CollectorStatus] = []
+        self.run: Run | None = None
+        self._cpu: CpuCollector | None = None
+        self._hooks: list[Hook] = []
+        self._hooks_lock = threading.Lock()
+        self._import_watcher: ImportWatcher | None = None
+        self._context: CollectorContext | None = None
+        self._recorder: Recorder | None = None
+        self._root: Span | None = None
+        self._gpu: GpuCollectors | None = None
+        self._gil_probe: GilProbe | None = None
+
+    @property
+    def clock(self) -> RunClock | None:
+        """The run's clock while the session is started (read-only; a live view reads the time with it)."""
+        return None if self._context is None else self._context.clock
+
+    def start(self) -> Run:
+        clock = RunClock.start()
+        recording = Recording()
+        stamp = datetime.now(timezone.utc).astimezone()
+        run_id = new_run_id()
+        self.run = Run(
+            id=run_id,
+            name=self.options.name or f"run-{stamp.strftime('%H%M%S')}",
+            created=stamp.isoformat(timespec="seconds"),
+            duration_ns=0,
+            origin_wall_s=clock.origin_wall_s,
+            cell_source=self.cell_source,
+            environment=capture_environment(),
+            options={**self.options.to_dict(), "main_thread_id": self.main_thread_id},
+            recording=recording,
+        )
+        self._recorder = Recorder(clock, recording, capture_text=self.options.capture_text)
+        activate(self._recorder)
+        recording.threads[self.main_thread_id] = _thread_name(self.main_thread_id)
+        self._context = CollectorContext(
+            clock=clock,
+            recording=recording,
+            pid=os.getpid(),
+            main_thread_id=self.main_thread_id,
+            rate_hz=self.options.rate,
+            native=self.options.native,
+            gil=self.options.gil,
+            include_idle=self.options.idle,
+            anchor_files=self.anchor_files,
+        )
+        self._start_collectors(self._context)
+        self._context.window_start_ns = clock.now_ns()
+        self._root = self._recorder.open_span(self.run.name, "cell", {})
+        self._recorder.root_span_id = self._root.span_id
+        return self.run
+
+    def restart_cell_window(self) -> None:
+        """Start the cell's time window (and its root span) now: what the adapter did after `start()`,
+        such as opening the live view on the kernel's thread, is then not counted as the cell's."""
+        if self._context is None or self._root is None:
+            return
+        now = self._context.clock.now_ns()
+        self._context.window_start_ns = now
+        self._root.start_ns = now
+
+    def _start_collectors(self, context: CollectorContext) -> None:
+        if self.options.cpu:
+            cpu = CpuCollector()
+            try:
+                cpu.start(context)
+                self._cpu = cpu
+                if cpu.notice:
+                    self.notices.append(cpu.notice)
+            except Exception as error:
+                self._skip("cpu", f"could not start ({error})")
+        else:
+            self.statuses.append(CollectorStatus("cpu", False, "disabled with --no-cpu"))
+        if self.options.tokens:
+            waiting: dict[str, Hook] = {}
+            for hook in default_hooks():
+                if hook.is_available()[0]:
+                    self._install_hook(hook)
+                else:
+                    waiting[hook.name] = hook
+            if waiting:
+                # A library first imported inside the profiled code is instrumented as it loads.
+                self._import_watcher = ImportWatcher(
+                    list(waiting), lambda name: self._install_hook(waiting[name], late=True)
+                )
+                self._import_watcher.start()
+        else:
+            self.statuses.append(CollectorStatus("tokens", False, "disabled with --no-tokens"))
+        self._start_gil_probe(context)
+        # Last, so torch.profiler's own start-up is not in the CPU profile's cell window.
+        self._gpu = GpuCollectors(self.options)
+        self._gpu.start(context)
+        self.notices.extend(self._gpu.notices)
+        self._gpu.notices.clear()
+
+    def _start_gil_probe(self, context: CollectorContext) -> None:
+        from workbench.collectors.gil_probe import GilProbe
+
+        if not self.options.gil_probe:
+            return  # opt-in (--gil-probe): its forced GIL hand-overs slow CPU-bound Python
+
+        probe = GilProbe()
+        available, reason = probe.is_available()
+        if not available:
+            self.statuses.append(CollectorStatus("gil", False, reason))
+            return
+        try:
+            probe.start(context)
+        except Exception as error:
+            self._skip("gil", f"could not start ({error})")
+            return
+        self._gil_probe = probe
+
+    def _install_hook(self, hook: Hook, late: bool = False) -> None:
+        with self._hooks_lock:
+            if late and self._import_watcher is None:
+                return  # imported after the profile stopped
+            try:
+                hook.install()
+            except Exception as error:
+                hook.uninstall()
+                self._skip(f"tokens:{hook.name}", f"could not instrument {hook.name} ({error})")
+                return
+            self._hooks.append(hook)
+            reason = "instrumented when imported" if late else "instrumented"
+            self.statuses.append(CollectorStatus(f"tokens:{hook.name}", True, reason))
+
+    def print_notices(self) -> None:
+        """Print each pending one-line notice to stderr once."""
+        for notice in self.notices:
+            print(f"workbench: {notice}", file=sys.stderr)
+        self.notices.clear()
+
+    def _skip(self, name: str, reason: str) -> None:
+        self.statuses.append(CollectorStatus(name, False, reason))
+        self.notices.append(f"{name}: {reason}")
+
+    def stop(self, error: BaseException | None = None) -> Run:
+        """Stop everything and save the run. Never raises for the profiler's own problems."""
+        run, context, recorder = self.run, self._context, self._recorder
+        assert run is not None and context is not None and recorder is not None
+        end = context.clock.now_ns()
+        context.window_end_ns = end
+        if self._root is not None:
+            self._root.end_ns = end
+        try:
+            self._stop_hooks_and_collectors()
+        finally:
+            deactivate(recorder)
+        _close_open_spans(run.recording, end)
+        _name_threads(run.recording)
+        run.duration_ns = end
+        run.collectors = self.statuses
+        if error is not None:
+            run.error = f"{type(error).__name__}: {error}"
+        run.metrics = self._metrics(run, context)
+        self._check_budget(run)
+        self._find(run)
+        self._save(run)
+        global _last_run
+        _last_run = run
+        return run
+
+    def _stop_hooks_and_collectors(self) -> None:
+        if self._gil_probe is not None:
+            try:
+                self.statuses.append(self._gil_probe.stop())
+            except Exception as error:
+                self.statuses.append(CollectorStatus("gil", False, f"failed while stopping ({error})"))
+            self._gil_probe = None
+        if self._gpu is not None:
+            self._gpu.stop()
+            self.statuses.extend(self._gpu.statuses)
+            self.notices.extend(self._gpu.notices)
+            self._gpu = None
+        with self._hooks_lock:
+            if self._import_watcher is not None:
+                self._import_watcher.stop()
+                self._import_watcher = None
+            # Reverse order: a hook restores what it found, so the last one installed goes first.
+            for hook in reversed(self._hooks):
+                try:
+                    hook.uninstall()
+                except Exception as error:
+                    self.notices.append(f"tokens:{hook.name}: could not restore {hook.name} ({error})")
+            self._hooks.clear()
+        if self._cpu is not None:
+            try:
+                self.statuses.insert(0, self._cpu.stop())
+            except Exception as error:
+                self.statuses.insert(0, CollectorStatus("cpu", False, f"failed while stopping ({error})"))
+            self._cpu = None
+
+    def _metrics(self, run: Run, context: CollectorContext) -> dict[str, Any]:
+        end = context.window_end_ns or run.duration_ns
+        metrics: dict[str, Any] = {
+            "wall_s": (end - context.window_start_ns) / 1e9,
+            "cell_start_ms": context.window_start_ns / 1e6,
+            "cell_end_ms": end / 1e6,
+            "tokens": token_metrics(run.recording, slo=self.options.slo),
+            "stages": stage_metrics(run.recording),
+        }
+        if any(s.started and s.name.startswith("cpu") for s in run.collectors):
+            samples = context.notes.get("cpu_samples")
+            rate = context.notes.get("cpu_rate_hz", self.options.rate)
+            metrics["cpu"] = cpu_metrics(
+                run.recording,
+                samples if isinstance(samples, int) else None,
+                float(rate),  # type: ignore[arg-type]
+            )
+        if isinstance(context.notes.get(GIL_NOTES_KEY), dict):
+            metrics["gil_probe"] = context.notes[GIL_NOTES_KEY]
+        gpu = gpu_metrics(run.recording, (context.window_start_ns, end), context.notes)
+        if gpu is not None:
+            metrics["gpu"] = gpu
+        if self.options.repeat is not None:
+            metrics["repeat"] = repeat_metrics(run.recording, self.options.repeat, self.options.warmup)
+        if run.recording.dropped:
+            metrics["dropped_events"] = dict(run.recording.dropped)
+        return metrics
+
+    def _check_budget(self, run: Run) -> None:
+        if self.options.budget is None:
+            return
+        from workbench.session.budget_check import check_run
+
+        try:
+            _, run.metrics["budget"] = check_run(
+                run, self.options.budget, self.options.baseline, self.options.store
+            )
+        except Exception as error:
+            self.notices.append(f"the budget could not be checked: {type(error).__name__}: {error}")
+
+    def _find(self, run: Run) -> None:
+        from workbench.session.findings import add_findings
+
+        try:
+            self.notices.extend(add_findings(run, self.options))
+        except Exception as error:
+            self.notices.append(f"findings could not be computed: {type(error).__name__}: {error}")
+
+    def _save(self, run: Run) -> None:
+        store = self.options.store or default_store()
+        try:
+            path = rundir.save_run(run, runs_dir(Path(store)))
+        except OSError as error:
+            self.notices.append(f"the run could not be saved under {store}: {error}")
+            return
+        self.notices.extend(write_artifacts(run, path))
+
+
+def _close_open_spans(recording: Recording, end_ns: int) -> None:
+    for span in recording.spans:
+        if span.end_ns is None:
+            span.end_ns = end_ns
+            span.attrs["unfinished"] = True
+
+
+def _thread_name(thread_id: int) -> str:
+    for thread in threading.enumerate():
+        if thread.ident == thread_id:
+            return thread.name
+    return f"thread {thread_id}"
+
+
+def _name_threads(recording: Recording) -> None:
+    for sample in recording.samples:
+        if sample.thread_id not in recording.threads:
+            recording.threads[sample.thread_id] = _thread_name(sample.thread_id)
