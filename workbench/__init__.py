@@ -42,6 +42,7 @@ __all__ = [
     "span",
 ]
 
+
 def load_run(id_or_path: str | Path, store: str | Path | None = None) -> Run:
     """A saved run, by directory, id, unique id prefix, or name (the newest with that name)."""
     return _load_run_dir(resolve_run(id_or_path, None if store is None else Path(store)))

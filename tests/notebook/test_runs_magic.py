@@ -1,5 +1,5 @@
-"""The CLI from a notebook: `%fmprofile_runs` shows the saved runs as a table, and `!workbench runs` works in a
-kernel whose environment lacks the venv's bin (JupyterLab started as .venv/bin/jupyter, not activated)."""
+"""The CLI from a notebook: `%fmprofile_runs` shows the saved runs as a table, and `!workbench runs` works in
+a kernel whose environment lacks the venv's bin (JupyterLab started as .venv/bin/jupyter, not activated)."""
 
 from __future__ import annotations
 

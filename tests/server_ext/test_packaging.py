@@ -93,7 +93,9 @@ def _assert_both_extensions_work(bin_dir: Path, tmp_path: Path) -> None:
     root.mkdir(exist_ok=True)
     log = tmp_path / f"server-{bin_dir.parent.name}.log"
     with jupyter_server("jupyter_server", root, TOKEN, log, env, python=str(bin_dir / "python")) as url:
-        answer = requests.get(f"{url}/fmprofile/api/runs", headers={"Authorization": f"token {TOKEN}"}, timeout=10)
+        answer = requests.get(
+            f"{url}/fmprofile/api/runs", headers={"Authorization": f"token {TOKEN}"}, timeout=10
+        )
         assert answer.status_code == 200, answer.text
         assert isinstance(answer.json(), dict | list)
         assert requests.get(f"{url}/fmprofile/api/runs", timeout=10).status_code == 403

@@ -187,6 +187,10 @@ class _Parser:
     def peek(self) -> str:
         return self.text[self.i] if self.i < len(self.text) else ""
 
+    def next_is(self, chars: str) -> bool:
+        """Whether the next character is one of `chars`; never at the end (`"" in chars` is always true)."""
+        return self.i < len(self.text) and self.text[self.i] in chars
+
     def skip_spaces(self) -> None:
         while self.peek().isspace():
             self.i += 1
@@ -197,7 +201,7 @@ class _Parser:
             raise self.fail(f"empty budget: expected e.g. {EXAMPLE!r}")
         out = [self.clause()]
         while self.peek():
-            if self.peek() not in SEPARATORS:
+            if not self.next_is(SEPARATORS):
                 raise self.fail("expected ',' or ';' between budgets, or the end")
             self.i += 1
             self.skip_spaces()
@@ -230,7 +234,7 @@ class _Parser:
         start = self.i
         if not (self.peek().isalpha() or self.peek() == "_"):
             raise self.fail(f"expected a metric name, e.g. {EXAMPLE!r}")
-        while self.peek().isalnum() or self.peek() in "_-":
+        while self.peek().isalnum() or self.next_is("_-"):
             self.i += 1
         return self.text[start : self.i]
 
@@ -269,14 +273,14 @@ class _Parser:
 
     def limit(self) -> tuple[float, bool]:
         start = self.i
-        sign = self.peek() if self.peek() in "+-" else ""
+        sign = self.peek() if self.next_is("+-") else ""
         self.i += len(sign)
         digits = self.i
         while self.peek().isdigit() or self.peek() == ".":
             self.i += 1
-        if self.peek() in "eE" and self.i > digits:
+        if self.next_is("eE") and self.i > digits:
             self.i += 1
-            if self.peek() in "+-":
+            if self.next_is("+-"):
                 self.i += 1
             while self.peek().isdigit():
                 self.i += 1

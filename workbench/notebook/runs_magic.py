@@ -26,7 +26,9 @@ class _RaisingParser(argparse.ArgumentParser):
 def runs_parser() -> argparse.ArgumentParser:
     parser = _RaisingParser(prog="%fmprofile_runs", add_help=False)
     parser.add_argument("--name", help="the history of the runs of this name, oldest first")
-    parser.add_argument("--store", type=Path, help="the run store (default: $WORKBENCH_STORE or ./.fmprofile)")
+    parser.add_argument(
+        "--store", type=Path, help="the run store (default: $WORKBENCH_STORE, else ./.fmprofile)"
+    )
     return parser
 
 

@@ -1,5 +1,5 @@
-"""Saved runs as tables: every run (`wb.runs()`, `%fmprofile_runs`), and the history of one name, oldest first,
-with key metrics flat (`wb.history()`, `workbench runs --name`)."""
+"""Saved runs as tables: every run (`wb.runs()`, `%fmprofile_runs`), and the history of one name, oldest
+first, with key metrics flat (`wb.history()`, `workbench runs --name`)."""
 
 from __future__ import annotations
 
