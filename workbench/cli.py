@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import os
 import runpy
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from workbench.model.run import Run
 from workbench.options import add_profile_options, from_namespace, profile_parser
+from workbench.render.terminal import escaped_output
 from workbench.serve.arguments import add_serve_options, config_from_namespace
-from workbench.store import CorruptRunError, list_runs, load_run, resolve_run
+from workbench.store import CorruptRunError, list_runs, load_run, resolve_key
 
+DEBUG_ENV = "WORKBENCH_DEBUG"
 EXPORT_FORMATS = {"perfetto": "trace.json", "speedscope": "cpu.speedscope.json", "html": "report.html"}
 
 
@@ -69,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(key: str, store: Path | None) -> Run:
-    return load_run(resolve_run(key, store))
+    """A saved run by directory, id, id prefix, name, or -1 (the latest), -2, ..."""
+    return load_run(resolve_key(key, store))
 
 
 def cmd_runs(store: Path | None) -> int:
@@ -83,12 +88,12 @@ def cmd_runs(store: Path | None) -> int:
             print(f"{meta['id']:24} (unreadable: {meta['load_error']})")
             continue
         metrics = meta.get("metrics") or {}
-        tokens = metrics.get("tokens") or {}
-        ttft = (tokens.get("ttft_ms") or {}).get("p50")
+        tokens = _mapping(metrics.get("tokens"))
+        ttft = _mapping(tokens.get("ttft_ms"))
         print(
             f"{meta['id']:24} {str(meta.get('name'))[:20]:20} {meta.get('created', ''):26} "
-            f"{metrics.get('wall_s', 0):8.3f} {tokens.get('output_tokens', 0):7} "
-            f"{'-' if ttft is None else f'{ttft:.1f}':>9}"
+            f"{_num(metrics.get('wall_s', 0), '.3f'):>8} {_num(tokens.get('output_tokens', 0), 'd'):>7} "
+            f"{_num(ttft.get('p50'), '.1f'):>9}"
         )
     return 0
 
@@ -116,9 +121,14 @@ def cmd_history(name: str, store: Path | None) -> int:
     return 0
 
 
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _num(value: object, spec: str) -> str:
-    if isinstance(value, int | float) and value == value:  # not None, not NaN
-        return format(value, spec)
+    """A number as `spec` formats it; "-" for None, NaN, or anything else a hand-edited run.json holds."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == value:
+        return format(int(value) if spec == "d" else value, spec)
     return "-"
 
 
@@ -223,10 +233,12 @@ def cmd_profile(namespace: argparse.Namespace) -> int:
         raise
     finally:
         run = session.stop(error)
-        session.print_notices()
-        if not options.quiet:
-            print(summary_text(run), file=sys.stderr)
-    return _report_budget(run)
+        with escaped_output():
+            session.print_notices()
+            if not options.quiet:
+                print(summary_text(run), file=sys.stderr)
+    with escaped_output():
+        return _report_budget(run)
 
 
 def _report_budget(run: Run) -> int:
@@ -316,35 +328,59 @@ def cmd_note(namespace: argparse.Namespace, store: Path | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    namespace = parser.parse_args(argv)
+    # Everything the command prints is escaped (names come from files anyone can edit), argparse's errors
+    # too; only a profiled script's own output and the server's log are left as they are.
+    with escaped_output():
+        namespace = build_parser().parse_args(argv)
     # `profile` has its own --store; the one before the command applies to every command.
     store = getattr(namespace, "store", None) or namespace.global_store
     namespace.store = store
+    if namespace.command == "serve":
+        return cmd_serve(namespace)
+    if namespace.command == "profile":
+        # The script's own exception is its traceback, as under `python script.py`.
+        return _reporting_errors(lambda: cmd_profile(namespace), namespace.command, damaged_runs=False)
+    with escaped_output():
+        return _reporting_errors(lambda: _run_command(namespace, store), namespace.command)
+
+
+def _run_command(namespace: argparse.Namespace, store: Path | None) -> int:
+    if namespace.command == "runs":
+        return cmd_history(namespace.history_name, store) if namespace.history_name else cmd_runs(store)
+    if namespace.command == "check":
+        return cmd_check(namespace, store)
+    if namespace.command == "compare":
+        return cmd_compare(namespace, store)
+    if namespace.command == "show":
+        if namespace.findings:
+            return cmd_show_findings(namespace.run, store)
+        return cmd_show(namespace.run, store)
+    if namespace.command == "findings":
+        return cmd_finding_kinds()
+    if namespace.command == "export":
+        return cmd_export(namespace.run, namespace.format, namespace.output, store)
+    if namespace.command == "import":
+        return cmd_import(namespace.trace, namespace.name, store)
+    return cmd_note(namespace, store)
+
+
+def _reporting_errors(command: Callable[[], int], name: str, damaged_runs: bool = True) -> int:
+    """Exit status 2 with one line naming the problem, never a traceback: a run that cannot be found or
+    read, a file that cannot be written; anything else (a run.json edited into a shape no command expects)
+    is named with its type, and `WORKBENCH_DEBUG=1` shows the traceback."""
     try:
-        if namespace.command == "runs":
-            return cmd_history(namespace.history_name, store) if namespace.history_name else cmd_runs(store)
-        if namespace.command == "check":
-            return cmd_check(namespace, store)
-        if namespace.command == "compare":
-            return cmd_compare(namespace, store)
-        if namespace.command == "show":
-            if namespace.findings:
-                return cmd_show_findings(namespace.run, store)
-            return cmd_show(namespace.run, store)
-        if namespace.command == "findings":
-            return cmd_finding_kinds()
-        if namespace.command == "export":
-            return cmd_export(namespace.run, namespace.format, namespace.output, store)
-        if namespace.command == "import":
-            return cmd_import(namespace.trace, namespace.name, store)
-        if namespace.command == "serve":
-            return cmd_serve(namespace)
-        if namespace.command == "note":
-            return cmd_note(namespace, store)
-        return cmd_profile(namespace)
+        return command()
     except (CorruptRunError, LookupError, OSError) as error:
         print(f"workbench: error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        if not damaged_runs or os.environ.get(DEBUG_ENV):
+            raise
+        print(
+            f"workbench {name}: error: {type(error).__name__}: {error} "
+            f"(a damaged run? {DEBUG_ENV}=1 shows the traceback)",
+            file=sys.stderr,
+        )
         return 2
 
 

@@ -20,6 +20,9 @@ import workbench as wb
 from tests.jupyter_process import jupyter_server
 
 TOKEN = "fmprofile-api-test"
+SECRET = "the secret outside the root"
+REPORT_LINKED = "20990102-000000-lnk001"
+META_LINKED = "20990102-000000-lnk002"
 API = "fmprofile/api"
 
 
@@ -64,6 +67,19 @@ def _make_store(root: Path, outside: Path) -> list[str]:
         pass
     (store / "runs" / "linked").symlink_to(outside / ".fmprofile" / "runs" / secret.id)
     (root / "linkdir").symlink_to(outside)
+    # A folder whose store's runs/ is a link to the outside store (the folder and store are real).
+    (root / "linkedruns" / ".fmprofile").mkdir(parents=True)
+    (root / "linkedruns" / ".fmprofile" / "runs").symlink_to(outside / ".fmprofile" / "runs")
+    # Real run directories in nb's store whose report.html, or run.json, is a link to a file outside.
+    (outside / "secret.txt").write_text(SECRET)
+    for run_id, linked_file in ((REPORT_LINKED, "report.html"), (META_LINKED, "run.json")):
+        source = store / "runs" / ids[0]
+        (store / "runs" / run_id).mkdir()
+        for file in source.iterdir():
+            if file.name != linked_file:
+                (store / "runs" / run_id / file.name).write_bytes(file.read_bytes())
+        target = outside / "secret.txt" if linked_file == "report.html" else secret.path / "run.json"  # type: ignore[operator]
+        (store / "runs" / run_id / linked_file).symlink_to(target)
     return ids
 
 
@@ -251,3 +267,34 @@ def test_run_ids_outside_the_store_are_refused(server: Server, run_id: str) -> N
 
 def test_compare_refuses_a_linked_run(server: Server) -> None:
     _error(server.get("compare", path="nb", a=server.ids[0], b="linked"), 403)
+
+
+def test_a_store_whose_runs_folder_links_outside_is_refused_on_every_endpoint(server: Server) -> None:
+    outside_runs = server.root.parent / "outside" / ".fmprofile" / "runs"
+    secret_id = next(outside_runs.iterdir()).name
+    before = (outside_runs / secret_id / "run.json").read_bytes()
+    _error(server.get("runs", path="linkedruns"), 403)
+    _error(server.get(f"runs/{secret_id}", path="linkedruns"), 403)
+    _error(server.get(f"runs/{secret_id}/report", path="linkedruns"), 403)
+    url, headers = server.api(f"runs/{secret_id}"), _auth(True)
+    _error(requests.delete(url, params={"path": "linkedruns"}, headers=headers, timeout=30), 403)
+    note = requests.post(f"{url}/notes", params={"path": "linkedruns"}, json={"text": "x"}, headers=headers)
+    _error(note, 403)
+    assert (outside_runs / secret_id / "run.json").read_bytes() == before  # not deleted, not annotated
+
+
+@pytest.mark.parametrize("run_id", [REPORT_LINKED, META_LINKED])
+def test_a_run_holding_a_file_that_links_outside_is_neither_listed_nor_served(
+    server: Server, run_id: str
+) -> None:
+    listed = {row["id"] for row in server.get("runs", path="nb").json()["runs"]}
+    assert run_id not in listed
+    for endpoint in (f"runs/{run_id}", f"runs/{run_id}/report"):
+        response = server.get(endpoint, path="nb")
+        _error(response, 403)
+        assert SECRET not in response.text
+    _error(server.post(f"runs/{run_id}/notes", {"text": "written through the link?"}), 403)
+    _error(server.delete(f"runs/{run_id}"), 403)
+    assert (server.root / "nb" / ".fmprofile" / "runs" / run_id).is_dir()
+    secret_meta = server.root.parent / "outside" / ".fmprofile" / "runs"
+    assert all("written through" not in p.read_text() for p in secret_meta.glob("*/run.json"))

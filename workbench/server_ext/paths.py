@@ -1,8 +1,10 @@
-"""Which store and which run directory a request may touch: only ones that resolve inside the server's root.
+"""Which store, run directory and file a request may touch: only ones whose fully resolved path stays inside
+the server's root and the store.
 
 Every name arrives already percent-decoded by tornado, so `%2e%2e%2f` is checked as `../`. The checks are on
-the names (no `..`, no absolute path, no separators in a run id) and again on the resolved paths, which
-catches a symlink (a directory, a store or a run) that points outside.
+the names (no `..`, no absolute path, no separators in a run id) and again on the fully resolved paths of the
+folder, the store, the store's `runs/`, the run directory and every file in it, which catches a symbolic
+link anywhere on the way (`runs/` linked to another folder, a `report.html` linked to a secret file).
 """
 
 from __future__ import annotations
@@ -34,19 +36,42 @@ def store_dir(root: Path, directory: str) -> Path:
     return store
 
 
+def runs_folder(store: Path) -> Path:
+    """`<store>/runs`, refused when it resolves outside the store (a link to another folder)."""
+    runs = store / "runs"
+    confined(runs, store, "the store's runs folder", "store")
+    return runs
+
+
 def run_dir(store: Path, run_id: str) -> Path:
-    """The directory of run `run_id` in `store`; refused unless it is a real child of `<store>/runs`."""
+    """The directory of run `run_id` in `store`; refused unless it is a real child of `<store>/runs` whose
+    files all resolve inside it."""
     if not _RUN_ID.fullmatch(run_id) or ".." in run_id:
         raise PathRefused(f"not a run id: {run_id!r}")
-    runs = store / "runs"
+    runs = runs_folder(store)
     path = runs / run_id
     if path.is_symlink():
         raise PathRefused(f"run {run_id!r} is a symbolic link; only run directories in the store are served")
     if not (path / RUN_FILE).is_file():
         raise RunNotFound(f"no run {run_id!r} in this folder's store")
-    if path.resolve().parent != runs.resolve():
-        raise PathRefused(f"run {run_id!r} resolves outside the store")
+    confined(path, runs, f"run {run_id!r}", "store")
+    check_run_files(path)
     return path
+
+
+def check_run_files(path: Path) -> None:
+    """Every file of a run directory resolves inside it: a link out (report.html to a secret file, run.json
+    to another run) refuses the whole run, so no handler reads, serves or rewrites through it."""
+    for entry in path.iterdir():
+        confined(entry, path, f"{path.name}/{entry.name}", "run directory")
+
+
+def confined(path: Path, base: Path, what: str, where: str) -> Path:
+    """`path` fully resolved; PathRefused unless it is `base` or inside it (both resolved)."""
+    resolved, base_real = path.resolve(), base.resolve()
+    if resolved != base_real and not resolved.is_relative_to(base_real):
+        raise PathRefused(f"{what} resolves outside the {where}")
+    return resolved
 
 
 def relative_to_root(root: Path, path: Path) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.model.events import Annotation
+from workbench.server_ext.paths import PathRefused, check_run_files, confined, runs_folder
 from workbench.session import REPORT_FILE
 from workbench.store.index import list_runs, runs_dir
 from workbench.store.notes import NoteError, append_note, new_note
@@ -22,11 +23,24 @@ class BadRequest(ValueError):
 
 
 def run_rows(store: Path) -> list[dict[str, Any]]:
-    """One row per run, newest first, with the sidebar's columns; an unreadable run has status `corrupt`."""
-    runs = runs_dir(store).resolve()
-    # A run directory that is a link to elsewhere is not listed: its metadata could come from anywhere.
-    metas = [m for m in list_runs(store) if Path(str(m["path"])).resolve().parent == runs]
+    """One row per run, newest first, with the sidebar's columns; an unreadable run has status `corrupt`.
+    PathRefused when the store's runs folder leads out of the store."""
+    runs = runs_folder(store)
+    # A run directory that is a link, or holds a file that links out, is not listed: its metadata could come
+    # from anywhere.
+    metas = [m for m in list_runs(store) if _served(runs, Path(str(m["path"])))]
     return [_row(meta) for meta in metas][::-1]
+
+
+def _served(runs: Path, path: Path) -> bool:
+    if path.is_symlink() or path.parent != runs:
+        return False
+    try:
+        confined(path, runs, path.name, "store")
+        check_run_files(path)
+    except PathRefused:
+        return False
+    return True
 
 
 def store_version(store: Path) -> int:

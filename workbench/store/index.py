@@ -35,7 +35,12 @@ def list_runs(store: Path | None = None) -> list[dict[str, Any]]:
         meta["path"] = str(path)
         rows.append(meta)
     # `created` has one-second resolution; the clock anchor orders runs started within the same second.
-    return sorted(rows, key=lambda m: (str(m.get("created", "")), float(m.get("origin_wall_s") or 0.0)))
+    return sorted(rows, key=_listing_order)
+
+
+def _listing_order(meta: dict[str, Any]) -> tuple[str, float]:
+    anchor = meta.get("origin_wall_s")
+    return str(meta.get("created", "")), float(anchor) if isinstance(anchor, int | float) else 0.0
 
 
 def resolve_run(id_or_path: str | os.PathLike[str], store: Path | None = None) -> Path:

@@ -52,6 +52,19 @@ def write_meta(run: Run, path: Path) -> None:
     write_atomic(path / RUN_FILE, json.dumps(run_to_meta(run), indent=1, default=str).encode())
 
 
+# The fields every listing reads (`workbench runs`, the Runs sidebar, `wb.runs()`), with the types they
+# must have; a run.json with one of the wrong type is listed as unreadable instead of taking the list down.
+LISTED_FIELDS: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "name": (str, type(None)),
+    "created": (str,),
+    "origin_wall_s": (int, float),
+    "metrics": (dict,),
+    "annotations": (list,),
+    "parent": (str, type(None)),
+}
+
+
 def read_meta(path: Path) -> dict[str, Any]:
     file = path / RUN_FILE
     if not file.is_file():
@@ -60,10 +73,19 @@ def read_meta(path: Path) -> dict[str, Any]:
         meta = json.loads(file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CorruptRunError(f"{file}: not valid JSON ({error})") from error
+    except RecursionError as error:
+        raise CorruptRunError(f"{file}: nested too deeply to be a run") from error
     except OSError as error:
         raise CorruptRunError(f"{file}: unreadable ({error})") from error
     if not isinstance(meta, dict):
         raise CorruptRunError(f"{file}: expected a JSON object, found {type(meta).__name__}")
+    if "id" not in meta:
+        raise CorruptRunError(f"{file}: no 'id' (not a run's metadata)")
+    for field, types in LISTED_FIELDS.items():
+        if field in meta and (not isinstance(meta[field], types) or isinstance(meta[field], bool)):
+            expected = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            found = type(meta[field]).__name__
+            raise CorruptRunError(f"{file}: field {field!r} should be {expected}, found {found}")
     return meta
 
 
@@ -74,8 +96,10 @@ def load_run(path: Path) -> Run:
         events = json.loads(gzip.decompress(events_path.read_bytes()))
     except FileNotFoundError as error:
         raise CorruptRunError(f"{path}: {EVENTS_FILE} is missing") from error
-    except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError, gzip.BadGzipFile) as error:
         raise CorruptRunError(f"{events_path}: unreadable ({error})") from error
+    except RecursionError as error:
+        raise CorruptRunError(f"{events_path}: nested too deeply to be a run's events") from error
     try:
         recording = events_to_recording(events)
     except RunFormatError as error:
