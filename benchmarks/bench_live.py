@@ -35,7 +35,7 @@ VARIANTS = {
     "live off": "%%fmprofile --quiet --name bench-quiet\n",
 }
 STATS = (
-    "import json\nfrom workbench import magics as _m\n_s = _m._profiler.last_live_stats\n"
+    "import json\nfrom workbench.notebook import magics as _m\n_s = _m._profiler.last_live_stats\n"
     "print('STATS', json.dumps({'updates_per_s': _s.updates_per_s, 'cpu_ms_per_s': _s.cpu_ms_per_s,"
     " 'max_tick_cpu_ms': _s.max_tick_cpu_ms, 'messages_per_s': _s.messages_per_s, 'ticks': _s.ticks}))\n"
 )

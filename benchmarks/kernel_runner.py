@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from tests.kernel import Kernel  # noqa: E402
 
 LIVE_STATS = (
-    "import json\nfrom workbench import magics as _m\n_s = _m._profiler.last_live_stats\n"
+    "import json\nfrom workbench.notebook import magics as _m\n_s = _m._profiler.last_live_stats\n"
     "print(json.dumps(None if _s is None else {'updates_per_s': _s.updates_per_s, "
     "'cpu_ms_per_s': _s.cpu_ms_per_s, 'max_tick_cpu_ms': _s.max_tick_cpu_ms, "
     "'messages_per_s': _s.messages_per_s, 'ticks': _s.ticks}))"

@@ -97,9 +97,12 @@ def _commands(run: str) -> list[list[str]]:
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = tmp_path_factory.mktemp("pristine")
     for name in ("good", "victim"):
-        with wb.profile(name=name, store=store, cpu=False), wb.span("stage"):
-            with wb.llm_request(model="m") as request:
-                request.chunk(3)
+        with (
+            wb.profile(name=name, store=store, cpu=False),
+            wb.span("stage"),
+            wb.llm_request(model="m") as request,
+        ):
+            request.chunk(3)
     return store
 
 

@@ -54,7 +54,7 @@ with wb.llm_request(model="demo") as request:
 held = sum(range(200_000_000))  # one C call: holds the GIL for ~3 s
 """
 STATS_CELL = """import json
-from workbench import magics as _m
+from workbench.notebook import magics as _m
 _s = _m._profiler.last_live_stats
 open("live_stats.json", "w").write(json.dumps({
     "ticks": _s.ticks, "wall_s": _s.wall_s, "cpu_ms_per_s": _s.cpu_ms_per_s,

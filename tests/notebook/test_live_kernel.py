@@ -48,7 +48,7 @@ def test_live_view_is_replaced_in_place_and_its_thread_ends(kernel: Kernel) -> N
     assert len(values) == 1  # the cell's value, unchanged
     check = kernel.execute(
         "import threading\n"
-        "from workbench import magics as _m\n"
+        "from workbench.notebook import magics as _m\n"
         "_s = _m._profiler.last_live_stats\n"
         "print([t.name for t in threading.enumerate() if t.name == 'workbench-live'], _s.ticks)\n"
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import workbench.session as session
+import workbench.session.artifacts as session
 from tests.render.synthetic import realistic_run
 from workbench.cli import main
 from workbench.saved.notes import note

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from workbench import live_findings
+from workbench.session.live import findings as live_findings
 from workbench.analysis.findings import RULES, Finding
 from workbench.analysis.findings.registry import Rule
 from workbench.clock import RunClock
