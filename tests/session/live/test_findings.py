@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from workbench.session.live import findings as live_findings
 from workbench.analysis.findings import RULES, Finding
 from workbench.analysis.findings.registry import Rule
 from workbench.clock import RunClock
@@ -23,6 +22,7 @@ from workbench.model import Recording
 from workbench.model.events import Span, TokenEvent
 from workbench.render.live.dashboard import LiveDashboard
 from workbench.render.live.widget import BatchedBokehModel
+from workbench.session.live import findings as live_findings
 from workbench.session.live.findings import (
     END_ONLY_KINDS,
     FINDINGS_EVERY_S,
