@@ -55,7 +55,7 @@ def test_append_to_a_corrupt_run_says_so(tmp_path: Path) -> None:
     meta = json.loads((path / RUN_FILE).read_text())
     meta["annotations"] = "not a list"
     (path / RUN_FILE).write_text(json.dumps(meta))
-    with pytest.raises(CorruptRunError, match="`annotations` is not a list"):
+    with pytest.raises(CorruptRunError, match="'annotations' should be list, found str"):
         append_note(path, new_note("x"))
     (path / RUN_FILE).write_text("{broken")
     with pytest.raises(CorruptRunError, match="not valid JSON"):
