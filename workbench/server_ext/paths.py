@@ -50,18 +50,21 @@ def run_dir(store: Path, run_id: str) -> Path:
         raise PathRefused(f"not a run id: {run_id!r}")
     runs = runs_folder(store)
     path = runs / run_id
-    if path.is_symlink():
-        raise PathRefused(f"run {run_id!r} is a symbolic link; only run directories in the store are served")
-    if not (path / RUN_FILE).is_file():
+    if not path.is_symlink() and not (path / RUN_FILE).is_file():
         raise RunNotFound(f"no run {run_id!r} in this folder's store")
-    confined(path, runs, f"run {run_id!r}", "store")
-    check_run_files(path)
+    check_run_dir(runs, path)
     return path
 
 
-def check_run_files(path: Path) -> None:
-    """Every file of a run directory resolves inside it: a link out (report.html to a secret file, run.json
-    to another run) refuses the whole run, so no handler reads, serves or rewrites through it."""
+def check_run_dir(runs: Path, path: Path) -> None:
+    """`path` is a real directory in `runs` (not a link) and every file in it resolves inside it: a link out
+    (report.html to a secret file, run.json to another run) refuses the whole run, so no handler lists,
+    reads, serves or rewrites through it."""
+    if path.is_symlink():
+        raise PathRefused(
+            f"run {path.name!r} is a symbolic link; only run directories in the store are served"
+        )
+    confined(path, runs, f"run {path.name!r}", "store")
     for entry in path.iterdir():
         confined(entry, path, f"{path.name}/{entry.name}", "run directory")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.model.events import Annotation
-from workbench.server_ext.paths import PathRefused, check_run_files, confined, runs_folder
+from workbench.server_ext.paths import PathRefused, check_run_dir, runs_folder
 from workbench.session import REPORT_FILE
 from workbench.store.index import list_runs, runs_dir
 from workbench.store.notes import NoteError, append_note, new_note
@@ -33,11 +33,10 @@ def run_rows(store: Path) -> list[dict[str, Any]]:
 
 
 def _served(runs: Path, path: Path) -> bool:
-    if path.is_symlink() or path.parent != runs:
+    if path.parent != runs:
         return False
     try:
-        confined(path, runs, path.name, "store")
-        check_run_files(path)
+        check_run_dir(runs, path)
     except PathRefused:
         return False
     return True

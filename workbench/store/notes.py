@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.model.events import Annotation
-from workbench.store.rundir import RUN_FILE, CorruptRunError, read_meta, write_atomic
+from workbench.store.rundir import RUN_FILE, read_meta, write_atomic
 
 # A note is a sentence or a paragraph; this bounds what a pasted log could add to every run.json read.
 NOTE_MAX_CHARS = 10_000
@@ -52,10 +52,8 @@ def note_author() -> str:
 
 def append_note(path: Path, note: Annotation) -> dict[str, Any]:
     """Append `note` to the run directory's run.json (rewritten atomically); returns the note as stored."""
-    meta = read_meta(path)
+    meta = read_meta(path)  # CorruptRunError unless `annotations`, when present, is a list
     notes = meta.get("annotations")
-    if notes is not None and not isinstance(notes, list):
-        raise CorruptRunError(f"{path / RUN_FILE}: `annotations` is not a list")
     stored = dataclasses.asdict(note)
     meta["annotations"] = [*(notes or []), stored]
     write_atomic(path / RUN_FILE, json.dumps(meta, indent=1, default=str).encode())
