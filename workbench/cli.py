@@ -9,13 +9,13 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from workbench.model.run import Run
 from workbench.options import add_profile_options, from_namespace, profile_parser
 from workbench.render.terminal import escaped_output
 from workbench.serve.arguments import add_serve_options, config_from_namespace
 from workbench.store import CorruptRunError, list_runs, load_run, resolve_key
+from workbench.store.listing import listed_row
 
 DEBUG_ENV = "WORKBENCH_DEBUG"
 EXPORT_FORMATS = {"perfetto": "trace.json", "speedscope": "cpu.speedscope.json", "html": "report.html"}
@@ -82,18 +82,16 @@ def cmd_runs(store: Path | None) -> int:
     if not rows:
         print("no runs saved yet (profile a cell with %%fmprofile, or run `workbench profile script.py`)")
         return 0
-    print(f"{'id':24} {'name':20} {'created':26} {'wall_s':>8} {'tokens':>7} {'ttft_p50':>9}")
+    print(f"{'id':24} {'name':20} {'created':26} {'status':10} {'wall_s':>8} {'tokens':>7} {'ttft_p50':>9}")
     for meta in rows:
-        if "load_error" in meta:
-            print(f"{meta['id']:24} (unreadable: {meta['load_error']})")
+        row = listed_row(meta)
+        if row["status"] == "corrupt":
+            print(f"{row['id']:24} (unreadable: {meta['load_error']})")
             continue
-        metrics = meta.get("metrics") or {}
-        tokens = _mapping(metrics.get("tokens"))
-        ttft = _mapping(tokens.get("ttft_ms"))
         print(
-            f"{meta['id']:24} {str(meta.get('name'))[:20]:20} {meta.get('created', ''):26} "
-            f"{_num(metrics.get('wall_s', 0), '.3f'):>8} {_num(tokens.get('output_tokens', 0), 'd'):>7} "
-            f"{_num(ttft.get('p50'), '.1f'):>9}"
+            f"{row['id']:24} {str(row['name'])[:20]:20} {row['created'] or '':26} {row['status']:10} "
+            f"{_num(row['wall_s'], '.3f'):>8} {_num(row['output_tokens'] or 0, 'd'):>7} "
+            f"{_num(row['ttft_ms_p50'], '.1f'):>9}"
         )
     return 0
 
@@ -119,10 +117,6 @@ def cmd_history(name: str, store: Path | None) -> int:
         ]
         print(f"{row['id']!s:24} {row['created']!s:26} " + " ".join(f"{n:>8}" for n in numbers))
     return 0
-
-
-def _mapping(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _num(value: object, spec: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from workbench.clock import RunClock
@@ -26,6 +27,9 @@ class CollectorContext:
     window_start_ns: int = 0
     window_end_ns: int | None = None
     notes: dict[str, object] = field(default_factory=dict)
+    # Where a collector writes raw output that must outlive the kernel (the run's directory while it is
+    # recorded, see store/journal.py); None: a temporary folder, removed at stop.
+    output_dir: Path | None = None
 
 
 class Collector(Protocol):

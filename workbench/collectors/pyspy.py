@@ -19,10 +19,17 @@ from workbench.collectors.base import CollectorContext
 from workbench.collectors.ptrace import allow_tracer, scope_advice, yama_scope
 from workbench.collectors.pyspy_trace import ingest_chrometrace, thread_count
 from workbench.model.events import CollectorStatus
+from workbench.model.recording import Recording
 
 # py-spy's first sample comes ~20 ms after it starts; a failed attach exits within this time.
 STARTUP_CHECK_S = 0.1
 STOP_TIMEOUT_S = 10.0
+EXIT_WRITE_S = 2.0
+# py-spy's files in a run directory while the cell runs (see `salvage`): its trace, its log, and where
+# its time 0 is on the run clock.
+TRACE_FILE = "pyspy.json"
+LOG_FILE = "pyspy.log"
+START_FILE = "pyspy.start.json"
 _SAMPLES_LINE = re.compile(r"Samples: (\d+)")
 _live: weakref.WeakSet[subprocess.Popen[bytes]] = weakref.WeakSet()
 
@@ -43,8 +50,16 @@ def find_py_spy() -> str | None:
 
 
 def _kill_leftovers() -> None:
-    for process in list(_live):
-        if process.poll() is None:
+    """At interpreter exit mid-cell (a kernel shut down or restarted while a cell runs): SIGINT first, so
+    that py-spy writes what it sampled into the run's directory for its recovery, then SIGKILL."""
+    running = [p for p in list(_live) if p.poll() is None]
+    for process in running:
+        process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + EXIT_WRITE_S
+    for process in running:
+        try:
+            process.wait(max(deadline - time.monotonic(), 0.01))
+        except subprocess.TimeoutExpired:
             process.kill()
 
 
@@ -62,6 +77,7 @@ class PySpyCollector:
         self._process: subprocess.Popen[bytes] | None = None
         self._context: CollectorContext | None = None
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        self._output_dir: Path | None = None
         self._origin_ns = 0
 
     def is_available(self) -> tuple[bool, str]:
@@ -84,9 +100,15 @@ class PySpyCollector:
 
     def start(self, context: CollectorContext) -> None:
         self._context = context
-        self._tmpdir = tempfile.TemporaryDirectory(prefix="workbench-pyspy-")
-        output = Path(self._tmpdir.name) / "trace.json"
-        stderr = open(Path(self._tmpdir.name) / "stderr.txt", "wb")  # noqa: SIM115 - closed below; py-spy reports on stdout
+        if context.output_dir is not None:
+            # In the run's directory: a kernel killed mid-cell leaves py-spy (its own process) to write
+            # its trace there when it sees the kernel gone, and the run's recovery reads it.
+            self._output_dir = context.output_dir
+        else:
+            self._tmpdir = tempfile.TemporaryDirectory(prefix="workbench-pyspy-")
+            self._output_dir = Path(self._tmpdir.name)
+        output = self._output_dir / TRACE_FILE
+        stderr = open(self._output_dir / LOG_FILE, "wb")  # noqa: SIM115 - closed below; py-spy reports on stdout
         # The shell waits for one line on stdin, so that we can name the child as our tracer (Yama)
         # before py-spy exists; `exec` keeps the pid we allowed.
         wrapper = ["/bin/sh", "-c", 'read _ && exec "$@"', "sh", *self.command(context, output)]
@@ -98,6 +120,9 @@ class PySpyCollector:
         self._process = process
         allow_tracer(process.pid)
         self._origin_ns = context.clock.now_ns()
+        if context.output_dir is not None:
+            start = {"origin_ns": self._origin_ns, "rate_hz": context.rate_hz, "pid": process.pid}
+            (self._output_dir / START_FILE).write_text(json.dumps(start))
         assert process.stdin is not None
         process.stdin.write(b"go\n")
         process.stdin.close()
@@ -109,9 +134,9 @@ class PySpyCollector:
             raise PySpyStartError(f"py-spy could not attach ({reason}); {scope_advice(yama_scope())}")
 
     def _stderr_text(self) -> str:
-        if self._tmpdir is None:
+        if self._output_dir is None:
             return ""
-        path = Path(self._tmpdir.name) / "stderr.txt"
+        path = self._output_dir / LOG_FILE
         return path.read_text(errors="replace") if path.exists() else ""
 
     def _terminate(self) -> None:
@@ -132,7 +157,7 @@ class PySpyCollector:
             self._terminate()
             if context is None:
                 return CollectorStatus(self.name, False, "never started")
-            output = Path(self._tmpdir.name) / "trace.json" if self._tmpdir else None
+            output = self._output_dir / TRACE_FILE if self._output_dir else None
             if output is None or not output.exists():
                 problem = self._stderr_text().strip().splitlines()
                 return CollectorStatus(
@@ -170,3 +195,33 @@ class PySpyCollector:
         if self._tmpdir is not None:
             self._tmpdir.cleanup()
             self._tmpdir = None
+        elif self._output_dir is not None:
+            for name in (TRACE_FILE, LOG_FILE, START_FILE):
+                (self._output_dir / name).unlink(missing_ok=True)
+        self._output_dir = None
+
+
+def salvage(
+    run_dir: Path, recording: Recording, window_ns: tuple[int, int], main_thread_id: int | None
+) -> int:
+    """Add the samples py-spy wrote into `run_dir` for a run whose kernel died mid-cell; the number of
+    samples added (0 when py-spy left no complete trace: it was killed too, or never started)."""
+    try:
+        start = json.loads((run_dir / START_FILE).read_text())
+        events = json.loads((run_dir / TRACE_FILE).read_text() or "[]")
+        origin_ns, rate_hz = int(start["origin_ns"]), float(start["rate_hz"])
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return 0
+    if not isinstance(events, list) or rate_hz <= 0:
+        return 0
+    try:
+        return ingest_chrometrace(
+            [e for e in events if isinstance(e, dict)],
+            recording,
+            origin_ns=origin_ns,
+            rate_hz=rate_hz,
+            window=window_ns,
+            main_thread_id=main_thread_id,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return 0  # a trace cut short or damaged: the journal's spans and tokens still stand

@@ -25,12 +25,15 @@ from workbench.importers.kineto_decode import (
     read_kineto,
     read_kineto_bytes,
 )
+from workbench.importers.trace_input import MAX_TRACE_BYTES, MAX_TRACE_BYTES_ENV
 from workbench.model.ops import CATEGORY_CODE, NO_DETAIL, OpLane, OpTable
 from workbench.model.recording import Recording
 from workbench.model.run import Run
 
 __all__ = [
     "MAX_OPS",
+    "MAX_TRACE_BYTES",
+    "MAX_TRACE_BYTES_ENV",
     "KinetoClockMap",
     "KinetoFormatError",
     "KinetoTrace",
@@ -208,7 +211,9 @@ def _lanes(trace: KinetoTrace, rows: IntArray) -> tuple[npt.NDArray[np.int32], l
 
 def _lane(trace: KinetoTrace, gpu: bool, major: int, minor: int) -> OpLane:
     if gpu:
-        return OpLane("stream", major, minor, f"GPU {major} · stream {minor}")
+        # ROCm may name a stream by its handle ("0x7f3a2c000000"): shown in hex, as the trace wrote it.
+        stream = f"{minor:#x}" if minor >= 1 << 32 else str(minor)
+        return OpLane("stream", major, minor, f"GPU {major} · stream {stream}")
     return OpLane("thread", -1, minor, trace.thread_names.get((major, minor), f"thread {minor}"))
 
 

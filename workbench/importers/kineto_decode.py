@@ -3,14 +3,16 @@
 A million-event trace is ~350 MB of JSON. `json.load` needs ~9 s and ~1.7 GB for it because it builds a
 dict per event with every key; a typed msgspec decoder that knows only the fields we use skips the rest
 in C. The events array is first split into raw slices (cheap) and then decoded in batches, so only one
-batch of event objects is alive at a time and memory stays near the size of the text itself.
+batch of event objects is alive at a time and memory stays near the size of the text itself. The text
+is read with a cap on its size (`trace_input`), so a gzip bomb stops at the cap rather than at the end.
+
+Kineto's dialects are read alike: the older category names ("Kernel", "Runtime", ...), and streams,
+devices and threads written as strings ("0x0" on ROCm, "stream 7").
 """
 
 from __future__ import annotations
 
-import gzip
 import json
-import zlib
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +23,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from workbench.importers.trace_input import (
+    TraceInputError,
+    in_steps,
+    max_trace_bytes,
+    read_trace_file,
+    trace_text,
+)
 from workbench.model.ops import CATEGORY_CODE, NO_CORRELATION, NO_DETAIL
 
 F64 = npt.NDArray[np.float64]
@@ -34,7 +43,28 @@ _KERNEL = CATEGORY_CODE["kernel"]
 _COPIES = (CATEGORY_CODE["gpu_memcpy"], CATEGORY_CODE["gpu_memset"])
 _SHAPED = (CATEGORY_CODE["cpu_op"], CATEGORY_CODE["user_annotation"])
 _CATEGORY = {**CATEGORY_CODE, "Trace": _SKIPPED_CAT}
-_GZIP_MAGIC = b"\x1f\x8b"
+# Other spellings, matched without case as HTA and the TensorBoard plugin do: the older Kineto names, and the
+# runtime and driver calls of other devices (Kineto's ActivityType names), which launch work as CUDA's do.
+_ALIASES = {
+    **{name.lower(): code for name, code in _CATEGORY.items()},
+    "operator": CATEGORY_CODE["cpu_op"],
+    "runtime": CATEGORY_CODE["cuda_runtime"],
+    "driver": CATEGORY_CODE["cuda_driver"],
+    "memcpy": CATEGORY_CODE["gpu_memcpy"],
+    "memset": CATEGORY_CODE["gpu_memset"],
+    "python": CATEGORY_CODE["python_function"],
+    "mtia_runtime": CATEGORY_CODE["cuda_runtime"],
+    "xpu_runtime": CATEGORY_CODE["cuda_runtime"],
+    "privateuse1_runtime": CATEGORY_CODE["cuda_runtime"],
+    "privateuse1_driver": CATEGORY_CODE["cuda_driver"],
+}
+_INT64 = range(-(1 << 63), 1 << 63)
+# Absolute times within ±2^62 ns (1824 to 2116) and durations within 2^61 ns keep every start, end and
+# difference the conversion makes inside int64 nanoseconds.
+_MAX_TIME_US = float(1 << 62) / 1000
+_MAX_DURATION_US = float(1 << 61) / 1000
+# What msgspec raises on a malformed document; RecursionError on nesting deeper than the interpreter's limit.
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 
 class KinetoFormatError(ValueError):
@@ -43,8 +73,8 @@ class KinetoFormatError(ValueError):
 
 class _Args(msgspec.Struct, gc=False):
     # Absent fields keep sentinel defaults rather than None, so columns build without per-event branches.
-    device: int = -1
-    stream: int = -1
+    device: int | str = -1  # ROCm writes strings ("0x0"); `_number` reads them
+    stream: int | str = -1
     correlation: int = NO_CORRELATION
     grid: tuple[int, ...] = ()
     block: tuple[int, ...] = ()
@@ -135,36 +165,50 @@ def exact_ns(ts_us: np.floating[Any] | float) -> int:
     return round(Fraction(float(ts_us)) * 1000)
 
 
-def read_kineto(path: str | Path) -> KinetoTrace:
-    """A trace from a `.json` or gzipped file (told apart by the gzip magic bytes, not the suffix)."""
-    return read_kineto_bytes(Path(path).read_bytes(), str(path))
+def read_kineto(path: str | Path, *, max_bytes: int | None = None) -> KinetoTrace:
+    """A trace from a `.json` or gzipped file (told apart by the gzip magic bytes, not the suffix).
 
-
-def read_kineto_bytes(data: bytes, source: str) -> KinetoTrace:
-    if data[:2] == _GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as error:
-            raise KinetoFormatError(f"{source}: damaged gzip data ({error})") from error
+    `max_bytes` caps the size of the JSON text, decompressed (default `trace_input.MAX_TRACE_BYTES`, or
+    $WORKBENCH_MAX_TRACE_BYTES); past it reading stops with a `KinetoFormatError` that says so.
+    """
     try:
-        top = _TOP.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        text = read_trace_file(Path(path), max_trace_bytes(max_bytes))
+    except TraceInputError as error:
+        raise KinetoFormatError(f"{path}: {error}") from error
+    return _decode(text, str(path))
+
+
+def read_kineto_bytes(
+    data: bytes | bytearray | memoryview, source: str, *, max_bytes: int | None = None
+) -> KinetoTrace:
+    """Like `read_kineto`, from the file's bytes (plain or gzipped) already in memory."""
+    try:
+        text = trace_text(in_steps(data), max_trace_bytes(max_bytes))
+    except TraceInputError as error:
+        raise KinetoFormatError(f"{source}: {error}") from error
+    return _decode(text, source)
+
+
+def _decode(text: bytes | bytearray, source: str) -> KinetoTrace:
+    try:
+        top = _TOP.decode(text)
+    except _DECODE_ERRORS as error:
         raise KinetoFormatError(f"{source}: not valid JSON, or not an object ({error})") from error
-    del data  # the raw slices below keep only what they need alive
+    del text  # the raw slices below keep only what they need alive
     events = top.pop("traceEvents", None)
     if events is None:
         raise KinetoFormatError(f"{source}: no traceEvents (not a torch.profiler / Kineto trace)")
     metadata = {key: _decode_json(raw, source, key) for key, raw in top.items()}
     try:
         return _columns(_SLICES.decode(events), metadata, source)
-    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+    except _DECODE_ERRORS as error:
         raise KinetoFormatError(f"{source}: unexpected event ({error})") from error
 
 
 def _decode_json(raw: msgspec.Raw, source: str, key: str) -> Any:
     try:
         return msgspec.json.decode(raw)
-    except msgspec.DecodeError as error:
+    except _DECODE_ERRORS as error:
         raise KinetoFormatError(f"{source}: malformed {key!r} ({error})") from error
 
 
@@ -178,6 +222,7 @@ class _Builder:
         self.thread_names: dict[tuple[int, int], str] = {}
         self.process_names: dict[int, str] = {}
         self.string_ids: dict[str, int] = {}
+        self.category_codes: dict[str, int] = dict(_CATEGORY)  # grows by the other spellings met
 
     def add(self, column: str, values: npt.NDArray[Any]) -> None:
         self.chunks.setdefault(column, []).append(values)
@@ -194,7 +239,8 @@ class _Builder:
                     self.thread_names[(self.ident(e.pid), self.ident(e.tid))] = e.args.name
                 elif e.name == "process_name":
                     self.process_names[self.ident(e.pid)] = e.args.name
-        category = np.array([_CATEGORY.get(e.cat, _OTHER) for e in xs], np.uint8)
+        codes = self.category_codes
+        category = np.array([codes[e.cat] if e.cat in codes else self.code(e.cat) for e in xs], np.uint8)
         keep = category != _SKIPPED_CAT
         if not keep.all():
             xs = [e for e, k in zip(xs, keep.tolist(), strict=True) if k]
@@ -205,9 +251,9 @@ class _Builder:
         self.add("dur", np.array([e.dur for e in xs], np.float64))
         self.add("pid", self.idents([e.pid for e in xs]))
         self.add("tid", self.idents([e.tid for e in xs]))
-        self.add("device", np.array([a.device for a in args], np.int64))
-        self.add("stream", np.array([a.stream for a in args], np.int64))
-        self.add("correlation", np.array([a.correlation for a in args], np.int64))
+        self.add("device", self.numbers([a.device for a in args]))
+        self.add("stream", self.numbers([a.stream for a in args]))
+        self.add("correlation", self.numbers([a.correlation for a in args], NO_CORRELATION))
         self.add("name", self.intern_names([e.name for e in xs]))
         self.add("detail", self.detail_ids(category, args))
 
@@ -237,20 +283,48 @@ class _Builder:
                 ids[row] = keys.setdefault(("shapes", bytes(dims)), len(keys))
         return ids
 
+    def code(self, category: str) -> int:
+        """The code of a category spelled another way ("Kernel", "Runtime"), remembered for the next event."""
+        code = _ALIASES.get(category.lower(), _OTHER)
+        self.category_codes[category] = code
+        return code
+
     def idents(self, values: list[int | str]) -> I64:
         try:
             return np.array(values, np.int64)
-        except (TypeError, ValueError):  # a string pid or tid somewhere: map them one by one
+        except (TypeError, ValueError, OverflowError):  # strings, or ints past int64: one by one
             return np.array([self.ident(v) for v in values], np.int64)
 
     def ident(self, value: int | str) -> int:
-        """An int for a pid or tid: itself, the number ending a string ("stream 7"), or a new negative id."""
-        if isinstance(value, int):
-            return value
-        digits = value.rsplit(" ", 1)[-1]
-        if digits.lstrip("-").isdigit():
-            return int(digits)
-        return self.string_ids.setdefault(value, -2 - len(self.string_ids))
+        """An int for a pid or tid: the number it is or spells ("0x1f", "stream 7"), or a new negative id."""
+        number = _number(value)
+        if number is not None:
+            return number
+        return self.string_ids.setdefault(str(value), -2 - len(self.string_ids))
+
+    @staticmethod
+    def numbers(values: list[int | str], missing: int = -1) -> I64:
+        """A device, stream or correlation per event: the number it is or spells ("0x0" from ROCm), else
+        `missing` (-1: absent)."""
+        try:
+            return np.array(values, np.int64)
+        except (TypeError, ValueError, OverflowError):
+            return np.array([missing if (n := _number(v)) is None else n for v in values], np.int64)
+
+
+def _number(value: int | str) -> int | None:
+    """The int a value is, or a string spells in decimal or hex, alone or last ("stream 0x1a"); None if it
+    spells none, or one outside int64 (the numpy columns' type)."""
+    if isinstance(value, str):
+        words = value.split()
+        if not words:
+            return None
+        word = words[-1]
+        try:
+            value = int(word, 16) if word.lower().lstrip("+-").startswith("0x") else int(word)
+        except ValueError:
+            return None
+    return value if value in _INT64 else None
 
 
 def _columns(slices: list[msgspec.Raw], metadata: dict[str, Any], source: str) -> KinetoTrace:
@@ -260,6 +334,12 @@ def _columns(slices: list[msgspec.Raw], metadata: dict[str, Any], source: str) -
         builder.batch(_EVENTS.decode(b"[" + b",".join(batch) + b"]"))
     del slices
     base = metadata.get("baseTimeNanoseconds")
+    if not isinstance(base, int) or isinstance(base, bool):
+        base = None  # a torch 1.x trace: its times are absolute already
+    elif not 0 <= base <= 1 << 62:
+        raise KinetoFormatError(f"{source}: baseTimeNanoseconds {base} is out of range")
+    ts, dur = builder.column("ts", np.float64), builder.column("dur", np.float64)
+    _check_times(ts, dur, base or 0, source)
     properties = metadata.pop("deviceProperties", None)
     details = [_detail_text(key) for key in builder.detail_keys]
     detail_id = builder.column("detail", np.int32)
@@ -268,9 +348,9 @@ def _columns(slices: list[msgspec.Raw], metadata: dict[str, Any], source: str) -
     detail_id[empty[detail_id]] = NO_DETAIL
     return KinetoTrace(
         source=source,
-        ts_rel_us=builder.column("ts", np.float64),
-        epoch_ns=int(base) if isinstance(base, int) else 0,
-        dur_us=builder.column("dur", np.float64),
+        ts_rel_us=ts,
+        epoch_ns=base or 0,
+        dur_us=dur,
         category=builder.column("category", np.uint8),
         name_id=builder.column("name", np.int32),
         names=list(builder.names),
@@ -286,9 +366,25 @@ def _columns(slices: list[msgspec.Raw], metadata: dict[str, Any], source: str) -
         device_properties=[p for p in properties if isinstance(p, dict)]
         if isinstance(properties, list)
         else [],
-        base_time_ns=int(base) if isinstance(base, int) else None,
+        base_time_ns=base,
         metadata=metadata,
     )
+
+
+def _check_times(ts: F64, dur: F64, epoch_ns: int, source: str) -> None:
+    """Refuses times no clock writes (a corrupted file), which would overflow int64 nanoseconds later."""
+    if not ts.size:
+        return
+    start_us = ts + epoch_ns / 1000
+    bad = ~(np.abs(start_us) <= _MAX_TIME_US) | ~(np.abs(dur) <= _MAX_DURATION_US)  # NaN is bad too
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise KinetoFormatError(
+            f"{source}: times out of range in {int(bad.sum())} of {ts.size} events "
+            f"(the first: ts {float(ts[row])!r} µs, dur {float(dur[row])!r} µs)"
+        )
+    if float(start_us.max() - start_us.min()) > _MAX_TIME_US:
+        raise KinetoFormatError(f"{source}: events span more than 146 years (ts out of range)")
 
 
 def _detail_text(key: tuple[Any, ...]) -> str:
@@ -303,8 +399,8 @@ def _detail_text(key: tuple[Any, ...]) -> str:
         return f"{size} bytes" + (f" · {bandwidth} GB/s" if bandwidth else "")
     try:
         dims = msgspec.json.decode(key[1])
-    except msgspec.DecodeError:
+        if not isinstance(dims, list) or not any(d != [] for d in dims):
+            return ""
+        return f"shapes {json.dumps(dims)}"
+    except (msgspec.DecodeError, RecursionError):
         return ""
-    if not isinstance(dims, list) or not any(d != [] for d in dims):
-        return ""
-    return f"shapes {json.dumps(dims)}"

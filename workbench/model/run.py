@@ -15,6 +15,15 @@ from workbench.model.recording import Recording
 
 SCHEMA_VERSION = 1
 
+# What state a saved run is in (run.json's "status"; a run.json without one is complete):
+#   complete    the cell ended and the run was saved and analysed (`error` says if the cell raised);
+#   unanalysed  the run was saved whole but its analysis was cut short (an interrupt, an analysis bug):
+#               events are all there, metrics and findings may be missing; `status_detail` says why;
+#   recording   the cell is still running in a live kernel (the run directory holds its journal);
+#   crashed     the kernel died while recording (kill -9, a forced restart, out of memory): the run is
+#               rebuilt from its journal and py-spy's own output, losing at most the last second or two.
+RUN_STATUSES = ("complete", "unanalysed", "recording", "crashed")
+
 
 @dataclass
 class Run:
@@ -33,6 +42,11 @@ class Run:
     error: str | None = None
     # A sweep's configuration run names its sweep run here.
     parent: str | None = None
+    status: str = "complete"
+    status_detail: str | None = None
+    # The process recording the run while its status is "recording" (pid, its start time, host): how a
+    # reader tells a live recording from a crashed one.
+    recorder: dict[str, Any] | None = None
     path: Path | None = field(default=None, compare=False)
 
     @property

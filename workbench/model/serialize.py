@@ -10,7 +10,7 @@ from typing import Any
 
 from workbench.model.events import Annotation, CollectorStatus, Counter, Frame, Span, StackSample, TokenEvent
 from workbench.model.recording import Recording
-from workbench.model.run import SCHEMA_VERSION, Run
+from workbench.model.run import RUN_STATUSES, SCHEMA_VERSION, Run
 
 
 class RunFormatError(ValueError):
@@ -33,6 +33,9 @@ def run_to_meta(run: Run) -> dict[str, Any]:
         "annotations": [asdict(a) for a in run.annotations],
         "error": run.error,
         "parent": run.parent,
+        "status": run.status,
+        "status_detail": run.status_detail,
+        "recorder": run.recorder,
     }
 
 
@@ -100,8 +103,17 @@ def meta_to_run(meta: dict[str, Any], recording: Recording) -> Run:
             annotations=[Annotation(**a) for a in meta.get("annotations", [])],
             error=meta.get("error"),
             parent=meta.get("parent"),
+            status=_status(meta.get("status", "complete")),
+            status_detail=None if meta.get("status_detail") is None else str(meta["status_detail"]),
+            recorder=dict(meta["recorder"]) if isinstance(meta.get("recorder"), dict) else None,
         )
     except KeyError as error:
         raise RunFormatError(f"run.json: missing field {error.args[0]!r}") from error
     except (TypeError, ValueError) as error:
         raise RunFormatError(f"run.json: malformed ({error})") from error
+
+
+def _status(value: Any) -> str:
+    if value not in RUN_STATUSES:
+        raise RunFormatError(f"run.json: unknown status {value!r} (one of {', '.join(RUN_STATUSES)})")
+    return str(value)

@@ -53,6 +53,8 @@ class SummaryView:
     gpu: dict[str, Any] | None
     findings: list[Finding]
     notes: NotesView
+    # Set for a run that is not complete: (status, why), e.g. ("crashed", "the kernel (pid …) died …").
+    state: tuple[str, str] | None = None
 
     @classmethod
     def from_run(cls, run: Run) -> SummaryView:
@@ -71,6 +73,7 @@ class SummaryView:
             gpu=run.metrics.get("gpu") if isinstance(run.metrics.get("gpu"), dict) else None,
             findings=run.findings,
             notes=NotesView.from_run(run),
+            state=None if run.status == "complete" else (run.status, run.status_detail or ""),
         )
 
     def line(self) -> str:
@@ -89,11 +92,14 @@ class SummaryView:
             parts.append(f"{len(self.skipped)} collector(s) skipped")
         if self.error:
             parts.append(f"cell raised {self.error}")
+        if self.state:
+            parts.append(self.state[0])
         return " · ".join(parts)
 
     def text(self) -> str:
         lines = [
             f"FM Workbench run {self.name!r}",
+            *([f"  status       {self.state[0]}: {self.state[1]}"] if self.state else []),
             f"  wall time    {self.wall_s:.3f} s",
             f"  CPU          {self.cpu_phrase()}",
             f"  tokens       {self.token_phrase()}",

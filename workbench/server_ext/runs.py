@@ -14,6 +14,7 @@ from workbench.model.events import Annotation
 from workbench.server_ext.paths import PathRefused, check_run_dir, runs_folder
 from workbench.session import REPORT_FILE
 from workbench.store.index import list_runs, runs_dir
+from workbench.store.listing import listed_row
 from workbench.store.notes import NoteError, append_note, new_note
 from workbench.store.rundir import RUN_FILE, CorruptRunError, load_run, read_meta
 
@@ -56,32 +57,16 @@ def store_version(store: Path) -> int:
     return max(stamps)
 
 
+_SIDEBAR_COLUMNS = (
+    "id", "name", "created", "wall_s", "output_tokens", "output_tokens_per_s", "ttft_ms_p50", "status",
+    "status_detail", "error", "parent", "notes",
+)  # fmt: skip
+
+
 def _row(meta: dict[str, Any]) -> dict[str, Any]:
-    metrics = _mapping(meta, "metrics")
-    tokens = _mapping(metrics, "tokens")
-    ttft = _mapping(tokens, "ttft_ms")
-    error = meta.get("load_error") or meta.get("error")
+    row = listed_row(meta)
     path = Path(str(meta.get("path", "")))
-    return {
-        "id": meta.get("id"),
-        "name": meta.get("name"),
-        "created": meta.get("created"),
-        "wall_s": metrics.get("wall_s"),
-        "output_tokens": tokens.get("output_tokens"),
-        "output_tokens_per_s": tokens.get("output_tokens_per_s"),
-        "ttft_ms_p50": ttft.get("p50"),
-        "status": "corrupt" if "load_error" in meta else ("error" if error else "ok"),
-        "error": error,
-        "parent": meta.get("parent"),
-        "notes": len(meta.get("annotations") or []) if isinstance(meta.get("annotations"), list) else 0,
-        "has_report": (path / REPORT_FILE).is_file(),
-    }
-
-
-def _mapping(parent: dict[str, Any], key: str) -> dict[str, Any]:
-    # run.json is user-editable: a wrong type in it shows as a missing value, never a 500.
-    value = parent.get(key)
-    return value if isinstance(value, dict) else {}
+    return {**{c: row[c] for c in _SIDEBAR_COLUMNS}, "has_report": (path / REPORT_FILE).is_file()}
 
 
 def run_meta(path: Path) -> dict[str, Any]:

@@ -1,7 +1,10 @@
 """A profiling session: starts the collectors and hooks, records into one Run, stops and saves it.
 
 Nothing here may break the profiled code: a collector that cannot start is skipped with a notice, and
-stopping saves whatever was recorded, whatever went wrong.
+stopping saves whatever was recorded, whatever went wrong. Nothing recorded is lost either: the run's
+directory exists from the start, with a journal of the recording (a killed kernel leaves a "crashed" run,
+see store/recover.py), and at the end the raw recording is saved before anything is derived from it (an
+interrupt or a failure in the analysis leaves an "unanalysed" run that says why).
 """
 
 from __future__ import annotations
@@ -16,11 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.active import Recorder, activate, deactivate
-from workbench.analysis.cpu import cpu_metrics
-from workbench.analysis.critical_path import stage_metrics
-from workbench.analysis.gpu import gpu_metrics
-from workbench.analysis.repeat import repeat_metrics
-from workbench.analysis.tokens import token_metrics
+from workbench.analysis.run_metrics import run_metrics
 from workbench.clock import RunClock
 from workbench.collectors.base import CollectorContext
 from workbench.collectors.cpu import CpuCollector
@@ -28,15 +27,18 @@ from workbench.collectors.gil_probe import GilProbe
 from workbench.instrument import Hook, default_hooks
 from workbench.instrument.import_watch import ImportWatcher
 from workbench.model.events import CollectorStatus, Span
-from workbench.model.gil import NOTES_KEY as GIL_NOTES_KEY
 from workbench.model.recording import Recording
 from workbench.model.run import Run
 from workbench.options import ProfileOptions
 from workbench.session.artifacts import write_artifacts
 from workbench.session.environment import capture_environment
 from workbench.session.gpu import GpuCollectors
+from workbench.session.interrupts import interrupts_held
+from workbench.session.journaling import JournalWriter
 from workbench.store import rundir
 from workbench.store.index import default_store, runs_dir
+from workbench.store.journal import JOURNAL_FILE
+from workbench.store.recover import this_process
 
 _last_run: Run | None = None
 
@@ -73,6 +75,7 @@ class ProfileSession:
         self._root: Span | None = None
         self._gpu: GpuCollectors | None = None
         self._gil_probe: GilProbe | None = None
+        self._journal: JournalWriter | None = None
 
     @property
     def clock(self) -> RunClock | None:
@@ -108,12 +111,36 @@ class ProfileSession:
             gil=self.options.gil,
             include_idle=self.options.idle,
             anchor_files=self.anchor_files,
+            output_dir=self._open_run_dir(self.run),
         )
         self._start_collectors(self._context)
         self._context.window_start_ns = clock.now_ns()
         self._root = self._recorder.open_span(self.run.name, "cell", {})
         self._recorder.root_span_id = self._root.span_id
+        self._start_journal(self.run, self._context.output_dir)
         return self.run
+
+    def _open_run_dir(self, run: Run) -> Path | None:
+        """The run's directory, made now so that the recording can be journaled there; None where the store
+        cannot be written (the save at the end says so)."""
+        path = runs_dir(Path(self.options.store or default_store())) / run.id
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return None
+        return path
+
+    def _start_journal(self, run: Run, path: Path | None) -> None:
+        if path is None:
+            return
+        run.status, run.recorder = "recording", this_process()
+        try:
+            rundir.write_meta(run, path)
+        except OSError as error:
+            self.notices.append(f"the run's journal could not start ({error}); a crash would lose it")
+            return
+        self._journal = JournalWriter(run.recording, path)
+        self._journal.start()
 
     def restart_cell_window(self) -> None:
         """Start the cell's time window (and its root span) now: what the adapter did after `start()`,
@@ -201,32 +228,64 @@ class ProfileSession:
         self.notices.append(f"{name}: {reason}")
 
     def stop(self, error: BaseException | None = None) -> Run:
-        """Stop everything and save the run. Never raises for the profiler's own problems."""
+        """Stop everything and save the run. Never raises for the profiler's own problems.
+
+        Until the raw recording is saved, an interrupt is held back; one during the analysis after it
+        stops the analysis only, and the run stays loadable ("unanalysed", with the reason)."""
         run, context, recorder = self.run, self._context, self._recorder
         assert run is not None and context is not None and recorder is not None
         end = context.clock.now_ns()
         context.window_end_ns = end
         if self._root is not None:
             self._root.end_ns = end
-        try:
-            self._stop_hooks_and_collectors()
-        finally:
-            deactivate(recorder)
-        _close_open_spans(run.recording, end)
-        _name_threads(run.recording)
-        run.duration_ns = end
-        run.collectors = self.statuses
-        if error is not None:
-            run.error = f"{type(error).__name__}: {error}"
-        run.metrics = self._metrics(run, context)
-        self._check_budget(run)
-        self._find(run)
-        self._save(run)
+        with interrupts_held() as held:
+            try:
+                self._stop_hooks_and_collectors()
+            finally:
+                deactivate(recorder)
+            _close_open_spans(run.recording, end)
+            _name_threads(run.recording)
+            run.duration_ns = end
+            run.collectors = self.statuses
+            if error is not None:
+                run.error = f"{type(error).__name__}: {error}"
+            run.status, run.status_detail, run.recorder = "unanalysed", "saved, not analysed yet", None
+            path = self._save_recording(run)
         global _last_run
         _last_run = run
+        if held.pressed:
+            self._analysis_cut_short(run, path, "interrupted (KeyboardInterrupt) while the run was saved")
+            return run
+        try:
+            run.metrics = self._metrics(run, context)
+            self._check_budget(run)
+            self._find(run)
+        except KeyboardInterrupt:
+            self._analysis_cut_short(run, path, "interrupted (KeyboardInterrupt) during its analysis")
+            return run
+        except Exception as problem:  # a bug in an analysis must not cost the user the run
+            self._analysis_cut_short(run, path, f"its analysis failed ({type(problem).__name__}: {problem})")
+            return run
+        run.status, run.status_detail = "complete", None
+        self._save_analysis(run, path)
         return run
 
+    def _analysis_cut_short(self, run: Run, path: Path | None, why: str) -> None:
+        run.status_detail = why
+        self.notices.append(
+            f"the run was saved with all its events but {why}: its metrics and findings may be missing"
+        )
+        if path is not None:
+            try:
+                rundir.write_meta(run, path)
+            except OSError as problem:
+                self.notices.append(f"the run's metadata could not be saved under {path}: {problem}")
+
     def _stop_hooks_and_collectors(self) -> None:
+        if self._journal is not None:
+            self._journal.stop()
+            if self._journal.problem:
+                self.notices.append(self._journal.problem)
         if self._gil_probe is not None:
             try:
                 self.statuses.append(self._gil_probe.stop())
@@ -257,32 +316,17 @@ class ProfileSession:
             self._cpu = None
 
     def _metrics(self, run: Run, context: CollectorContext) -> dict[str, Any]:
-        end = context.window_end_ns or run.duration_ns
-        metrics: dict[str, Any] = {
-            "wall_s": (end - context.window_start_ns) / 1e9,
-            "cell_start_ms": context.window_start_ns / 1e6,
-            "cell_end_ms": end / 1e6,
-            "tokens": token_metrics(run.recording, slo=self.options.slo),
-            "stages": stage_metrics(run.recording),
-        }
-        if any(s.started and s.name.startswith("cpu") for s in run.collectors):
-            samples = context.notes.get("cpu_samples")
-            rate = context.notes.get("cpu_rate_hz", self.options.rate)
-            metrics["cpu"] = cpu_metrics(
-                run.recording,
-                samples if isinstance(samples, int) else None,
-                float(rate),  # type: ignore[arg-type]
-            )
-        if isinstance(context.notes.get(GIL_NOTES_KEY), dict):
-            metrics["gil_probe"] = context.notes[GIL_NOTES_KEY]
-        gpu = gpu_metrics(run.recording, (context.window_start_ns, end), context.notes)
-        if gpu is not None:
-            metrics["gpu"] = gpu
-        if self.options.repeat is not None:
-            metrics["repeat"] = repeat_metrics(run.recording, self.options.repeat, self.options.warmup)
-        if run.recording.dropped:
-            metrics["dropped_events"] = dict(run.recording.dropped)
-        return metrics
+        cpu_ran = any(s.started and s.name.startswith("cpu") for s in run.collectors)
+        rate = context.notes.get("cpu_rate_hz", self.options.rate)
+        return run_metrics(
+            run.recording,
+            (context.window_start_ns, context.window_end_ns or run.duration_ns),
+            context.notes,
+            cpu_rate_hz=float(rate) if cpu_ran and isinstance(rate, int | float) else None,
+            slo=self.options.slo,
+            repeat=self.options.repeat,
+            warmup=self.options.warmup,
+        )
 
     def _check_budget(self, run: Run) -> None:
         if self.options.budget is None:
@@ -304,12 +348,24 @@ class ProfileSession:
         except Exception as error:
             self.notices.append(f"findings could not be computed: {type(error).__name__}: {error}")
 
-    def _save(self, run: Run) -> None:
+    def _save_recording(self, run: Run) -> Path | None:
+        """The raw recording and the metadata, saved whole; the journal is then no longer needed."""
         store = self.options.store or default_store()
         try:
             path = rundir.save_run(run, runs_dir(Path(store)))
         except OSError as error:
             self.notices.append(f"the run could not be saved under {store}: {error}")
+            return None
+        (path / JOURNAL_FILE).unlink(missing_ok=True)
+        return path
+
+    def _save_analysis(self, run: Run, path: Path | None) -> None:
+        if path is None:
+            return
+        try:
+            rundir.write_meta(run, path)
+        except OSError as error:
+            self.notices.append(f"the run's metrics could not be saved under {path}: {error}")
             return
         self.notices.extend(write_artifacts(run, path))
 

@@ -62,6 +62,7 @@ LISTED_FIELDS: dict[str, tuple[type, ...]] = {
     "metrics": (dict,),
     "annotations": (list,),
     "parent": (str, type(None)),
+    "status": (str,),
 }
 
 
@@ -91,6 +92,8 @@ def read_meta(path: Path) -> dict[str, Any]:
 
 def load_run(path: Path) -> Run:
     meta = read_meta(path)
+    if meta.get("status") == "recording":
+        return _load_recording(path, meta)
     events_path = path / EVENTS_FILE
     try:
         events = json.loads(gzip.decompress(events_path.read_bytes()))
@@ -110,6 +113,31 @@ def load_run(path: Path) -> Run:
     except RunFormatError as error:
         raise CorruptRunError(f"{path}: {error}") from error
     run.path = path
+    return run
+
+
+def _load_recording(path: Path, meta: dict[str, Any]) -> Run:
+    """A run still being recorded (what its journal holds so far), or one whose kernel died: rebuilt, then
+    saved whole so that it loads like any other run from then on."""
+    # Imported here: recover builds on this module's reading and writing.
+    from workbench.store import recover
+
+    alive = recover.recorder_alive(meta.get("recorder"))
+    try:
+        run = recover.rebuild(path, meta)
+    except RunFormatError as error:
+        raise CorruptRunError(f"{path}: {error}") from error
+    if alive:
+        run.status_detail = "still recording: what its journal holds so far"
+        return run
+    recorder: dict[str, Any] = meta["recorder"] if isinstance(meta.get("recorder"), dict) else {}
+    run.status = "crashed"
+    run.status_detail = (
+        f"the kernel (pid {recorder.get('pid', '?')}) died while recording; rebuilt from its journal "
+        f"and py-spy's output ({len(run.recording.spans)} spans, {len(run.recording.tokens)} token "
+        f"arrivals, {sum(s.count for s in run.recording.samples)} CPU samples)"
+    )
+    recover.finish_crashed(path, run)
     return run
 
 
