@@ -203,6 +203,18 @@ def test_deletes_a_run(server: Server, tmp_path: Path) -> None:
     _error(server.delete(f"runs/{run.id}"), 404)
 
 
+def test_a_run_being_recorded_is_listed_as_recording_and_not_deleted(server: Server) -> None:
+    store = server.root / "nb" / ".fmprofile"
+    with wb.profile(name="in flight", store=store, cpu=False) as run:
+        row = next(r for r in server.get("runs", path="nb").json()["runs"] if r["id"] == run.id)
+        assert row["status"] == "recording" and row["has_report"] is False
+        refused = _error(server.delete(f"runs/{run.id}"), 409)
+        assert "still being recorded" in refused["message"]
+    assert (store / "runs" / run.id / "run.json").exists()
+    row = next(r for r in server.get("runs", path="nb").json()["runs"] if r["id"] == run.id)
+    assert row["status"] == "ok"
+
+
 def test_authentication_is_required(server: Server) -> None:
     run_id = server.ids[0]
     for response in (

@@ -45,9 +45,12 @@ def test_the_wheel_maps_the_config_and_the_built_lab_extension_into_the_prefix()
     shared = hatch["targets"]["wheel"]["shared-data"]
     assert shared["workbench/labextension"] == f"share/jupyter/labextensions/{LAB_EXTENSION}"
     assert shared[str(CONFIG.relative_to(ROOT))] == f"etc/jupyter/jupyter_server_config.d/{CONFIG.name}"
-    # install.json (how JupyterLab says the extension was installed: by pip, as fm-workbench) sits in the
-    # built extension's folder, so the same mapping carries it.
-    install = json.loads((BUILT / "install.json").read_text())
+    # install.json (how JupyterLab says the extension was installed: by pip, as fm-workbench) sits beside
+    # the build, since building empties the output folder, and is mapped into the installed folder.
+    source = ROOT / "extensions" / "workbench-lab" / "install.json"
+    installed = f"share/jupyter/labextensions/{LAB_EXTENSION}/install.json"
+    assert shared[str(source.relative_to(ROOT))] == installed
+    install = json.loads(source.read_text())
     assert (install["packageManager"], install["packageName"]) == ("python", "fm-workbench")
     builder = hatch["hooks"]["jupyter-builder"]
     assert builder["skip-if-exists"] == ["workbench/labextension/static/style.js"]

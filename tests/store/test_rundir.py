@@ -241,3 +241,40 @@ def test_list_runs_oldest_first_with_unreadable_runs_flagged(store: Path) -> Non
 
 def test_list_runs_of_an_empty_store(tmp_path: Path) -> None:
     assert list_runs(tmp_path / "nowhere") == []
+
+
+@pytest.mark.parametrize("name", ["ü" * 200, "x" * 4096, "nul\0inside", "a/b/../c" * 40])
+def test_a_run_whose_name_is_no_file_name_is_found_by_name(tmp_path: Path, name: str) -> None:
+    run = make_run(name=name)
+    save_run(run, tmp_path / "runs")
+    assert resolve_run(name, tmp_path) == tmp_path / "runs" / run.id
+    assert load_run(resolve_run(name, tmp_path)).name == name
+
+
+FULL_DISK = """
+import resource, signal, sys
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from tests.store.test_rundir import make_run
+from workbench.store import save_run
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG, as on a full disk
+run = make_run()
+run.cell_source = "x = 1\\n" * 50_000
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+try:
+    save_run(run, Path({runs!r}))
+except OSError as error:
+    print("FAILED", error.errno)
+"""
+
+
+def test_a_full_disk_leaves_no_temporary_files(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    runs = tmp_path / "runs"
+    root = str(Path(__file__).resolve().parents[2])
+    script = FULL_DISK.format(root=root, runs=str(runs))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert "FAILED 27" in out.stdout, out.stderr  # EFBIG: the save failed part-way
+    assert [p.name for p in runs.rglob("*.tmp")] == []

@@ -37,6 +37,7 @@ _ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (RunNotFound, 404, "not_found"),
     (LookupError, 404, "not_found"),
     (runs.BadRequest, 400, "bad_request"),
+    (runs.StillRecording, 409, "still_recording"),
     (CorruptRunError, 422, "corrupt_run"),
 )
 

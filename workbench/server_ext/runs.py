@@ -14,13 +14,17 @@ from workbench.model.events import Annotation
 from workbench.server_ext.paths import PathRefused, check_run_dir, runs_folder
 from workbench.session import REPORT_FILE
 from workbench.store.index import list_runs, runs_dir
-from workbench.store.listing import listed_row
+from workbench.store.listing import listed_row, listed_status
 from workbench.store.notes import NoteError, append_note, new_note
 from workbench.store.rundir import RUN_FILE, CorruptRunError, load_run, read_meta
 
 
 class BadRequest(ValueError):
     """A request body or parameter that does not fit (HTTP 400)."""
+
+
+class StillRecording(RuntimeError):
+    """A run a live kernel is still recording: it cannot be deleted yet (HTTP 409)."""
 
 
 def run_rows(store: Path) -> list[dict[str, Any]]:
@@ -116,7 +120,10 @@ def _note_from_body(body: Any) -> Annotation:
 
 
 def delete_run(path: Path) -> None:
-    """Remove the run directory (the caller checked it is a real run directory inside the store)."""
+    """Remove the run directory (the caller checked it is a real run directory inside the store); a run
+    still being recorded stays (its kernel would write it again, half)."""
+    if listed_status(read_meta(path)) == "recording":
+        raise StillRecording(f"run {path.name} is still being recorded; delete it once its cell has ended")
     shutil.rmtree(path)
 
 

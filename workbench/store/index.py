@@ -46,11 +46,11 @@ def _listing_order(meta: dict[str, Any]) -> tuple[str, float]:
 def resolve_run(id_or_path: str | os.PathLike[str], store: Path | None = None) -> Path:
     """A run directory from a path, a full id, a unique id prefix, or a run name (the newest with it)."""
     candidate = Path(id_or_path)
-    if (candidate / RUN_FILE).exists() or candidate.is_dir():
+    if _exists(candidate / RUN_FILE) or _is_dir(candidate):
         return candidate
     key = str(id_or_path)
     root = runs_dir(store)
-    if (root / key).is_dir():
+    if _is_dir(root / key):
         return root / key
     runs = list_runs(store)
     by_prefix = [r for r in runs if str(r.get("id", "")).startswith(key)]
@@ -62,6 +62,22 @@ def resolve_run(id_or_path: str | os.PathLike[str], store: Path | None = None) -
     if by_name:
         return Path(by_name[-1]["path"])
     raise LookupError(f"no run {key!r} in {root} (list them with `workbench runs`)")
+
+
+def _exists(path: Path) -> bool:
+    # A run's name is free text: longer than a file name may be (255 bytes), or holding a NUL, it is not a
+    # path, and is looked up by name instead of failing the look-up.
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 _RELATIVE_KEY = re.compile(r"-(\d+)")

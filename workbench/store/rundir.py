@@ -31,8 +31,13 @@ class CorruptRunError(Exception):
 def write_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary file and rename, so a crash never leaves half a file behind."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        # A full disk (or an interrupt) mid-write: the half-written temporary file goes, the old file stays.
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def save_run(run: Run, runs_dir: Path) -> Path:

@@ -12,7 +12,10 @@ export interface IRunRow {
   output_tokens: number | null;
   output_tokens_per_s: number | null;
   ttft_ms_p50: number | null;
-  status: 'ok' | 'error' | 'corrupt';
+  /** ok; error: the cell raised; unanalysed: saved, analysis cut short; recording: a live kernel is recording it;
+   * crashed: its kernel died while recording (rebuilt from its journal); corrupt: run.json unreadable. */
+  status: 'ok' | 'error' | 'corrupt' | 'unanalysed' | 'recording' | 'crashed';
+  status_detail: string | null;
   error: string | null;
   parent: string | null;
   notes: number;

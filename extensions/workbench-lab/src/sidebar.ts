@@ -92,7 +92,8 @@ export class RunsPanel extends Widget {
     const item = document.createElement('div');
     item.className = `fmp-RunRow fmp-status-${row.status}`;
     item.dataset.runId = row.id;
-    item.title = row.error ? `${row.id}: ${row.error}` : `${row.id}${row.notes ? ` · ${row.notes} note(s)` : ''}`;
+    const why = row.error ?? row.status_detail;
+    item.title = why ? `${row.id}: ${why}` : `${row.id}${row.notes ? ` · ${row.notes} note(s)` : ''}`;
     const check = document.createElement('input');
     check.type = 'checkbox';
     check.checked = selected;
@@ -112,12 +113,14 @@ export class RunsPanel extends Widget {
       this._span('fmp-col-tokensPerS', `${cells.tokensPerS} tok/s`),
       this._span('fmp-col-ttft', `TTFT p50 ${cells.ttft}`)
     );
+    // A run still being recorded has no report yet; a crashed one has (rebuilt from its journal).
+    const unreadable = row.status === 'corrupt' || row.status === 'recording';
     const actions = document.createElement('div');
     actions.className = 'fmp-RunRow-actions';
     actions.append(
-      this._action('Report', 'Open the report', () => this.openReport(row), row.status === 'corrupt'),
-      this._action('Note', 'Add a note', () => void this.addNote(row), row.status === 'corrupt'),
-      this._action('Delete', 'Delete the run', () => void this.deleteRun(row), false)
+      this._action('Report', 'Open the report', () => this.openReport(row), unreadable),
+      this._action('Note', 'Add a note', () => void this.addNote(row), unreadable),
+      this._action('Delete', 'Delete the run', () => void this.deleteRun(row), row.status === 'recording')
     );
     const first = document.createElement('div');
     first.className = 'fmp-RunRow-head';

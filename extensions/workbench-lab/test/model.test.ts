@@ -4,7 +4,7 @@ import { formatNumber, formatRow, IRunRow, RunListModel } from '../src/model';
 function row(id: string, name: string, extra: Partial<IRunRow> = {}): IRunRow {
   return {
     id, name, created: '2026-11-21T10:00:00', wall_s: 1.5, output_tokens: 10, output_tokens_per_s: 123.4,
-    ttft_ms_p50: 8.25, status: 'ok', error: null, parent: null, notes: 0, has_report: true, ...extra
+    ttft_ms_p50: 8.25, status: 'ok', status_detail: null, error: null, parent: null, notes: 0, has_report: true, ...extra
   };
 }
 

@@ -24,7 +24,7 @@ const deleteRun = api.deleteRun as jest.MockedFunction<typeof api.deleteRun>;
 function row(id: string, name: string | null, extra: Partial<IRunRow> = {}): IRunRow {
   return {
     id, name, created: '2026-11-21T10:00:00', wall_s: 1.5, output_tokens: 10, output_tokens_per_s: 123.4,
-    ttft_ms_p50: 8.25, status: 'ok', error: null, parent: null, notes: 0, has_report: true, ...extra
+    ttft_ms_p50: 8.25, status: 'ok', status_detail: null, error: null, parent: null, notes: 0, has_report: true, ...extra
   };
 }
 
@@ -158,6 +158,23 @@ describe('RunsPanel', () => {
     expect(q('[data-run-id="bad"]').title).toBe('bad: no meta');
     simulate(q('[data-run-id="ok1"]'), 'dblclick');
     expect(openPage).toHaveBeenCalledWith('report:nb:ok1', 'Run ok1');
+  });
+
+  it('a run still recording has no report and cannot be deleted; a crashed one says why and opens', async () => {
+    const why = 'the kernel (pid 42) died while recording; rebuilt from its journal';
+    listRuns.mockResolvedValue(
+      list(1, [
+        row('live', 'running', { status: 'recording', status_detail: null, wall_s: null }),
+        row('dead', 'killed', { status: 'crashed', status_detail: why })
+      ])
+    );
+    await panel.refresh();
+    expect(q('[data-run-id="live"] .fmp-col-status').textContent).toBe('recording');
+    expect(q<HTMLButtonElement>('[data-run-id="live"] .fmp-action-report').disabled).toBe(true);
+    expect(q<HTMLButtonElement>('[data-run-id="live"] .fmp-action-delete').disabled).toBe(true);
+    expect(q('[data-run-id="dead"]').className).toContain('fmp-status-crashed');
+    expect(q('[data-run-id="dead"]').title).toBe(`dead: ${why}`);
+    expect(q<HTMLButtonElement>('[data-run-id="dead"] .fmp-action-report').disabled).toBe(false);
   });
 
   it('deletes a run only after the dialog is confirmed, then re-reads the list', async () => {
