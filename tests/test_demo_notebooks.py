@@ -249,9 +249,14 @@ def test_compare_and_tune_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert [(r["output_tokens_per_s"], r["e2e_ms_p90"]) for r in rows] == points
     front = pareto_front(points)
     assert any(front) and [r["pareto"] for r in rows] == front
-    # Eight sequences per decoding step instead of one: more tokens/s, a longer wait for each request.
+    # Eight sequences per decoding step instead of one: each of the 32 steps brings eight tokens, so more
+    # tokens/s (by how much is the machine's business: 1.9x once with another process busy, so only "more"
+    # is judged here).
     by_config = {(r["values"]["batch_size"], r["values"]["max_new_tokens"]): r for r in rows}
-    assert by_config[(8, 32)]["output_tokens_per_s"] > 2 * by_config[(1, 32)]["output_tokens_per_s"]
+    by_child = {(c.options["sweep"]["batch_size"], c.options["sweep"]["max_new_tokens"]): c for c in children}
+    for batch in (1, 8):
+        assert [t.n_tokens for t in by_child[(batch, 32)].recording.tokens] == [batch] * 32
+    assert by_config[(8, 32)]["output_tokens_per_s"] > by_config[(1, 32)]["output_tokens_per_s"]
 
     # The comparison of the best two: the report, and the same as data.
     compare_cell = next(c for c in code if c.source.startswith("%fmprofile_compare"))
@@ -319,10 +324,17 @@ def test_bottleneck_hunt_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert not kinds[3] & planted
     walls = [run.wall_s * 1000 for run in runs]
     assert walls[3] < walls[2] and walls[3] < walls[1] < walls[0]
-    # The estimates against what the fixes measured (fixes 2 and 3 together take v2 to v4).
+    # The estimates, by bounds no scheduling delay crosses: each of the three requests takes its schedule,
+    # 150 + 23 x 8 ms, or longer. Run at once, the three sequential ones save the two shorter ones at least;
+    # through one connection, the second and third wait for one and two requests before theirs. How close
+    # the estimates come to the measured savings is `benchmarks/bench_findings.py`'s question.
+    request_ms = 150 + 23 * 8
     sequential = next(f for f in runs[1].findings if f.kind == "sequential_llm")
     queueing = next(f for f in runs[2].findings if f.kind == "client_queueing")
-    assert sequential.gain_ms == pytest.approx(walls[1] - walls[3], rel=0.35)
-    assert queueing.gain_ms == pytest.approx(walls[2] - walls[3], rel=0.35)
+    assert 2 * request_ms <= sequential.gain_ms <= walls[1]
+    assert sequential.evidence["requests"] == 3
+    worst = queueing.pointers[0]  # the third request, from its call to its send
+    assert worst.end_ms - worst.start_ms > 1.9 * request_ms  # type: ignore[operator]
+    assert request_ms <= queueing.gain_ms <= walls[2]
     compared = [c for c in notebook.cells if c.source.startswith("%fmprofile_compare")]
     assert len(compared) == 3 and all(c.outputs for c in compared)

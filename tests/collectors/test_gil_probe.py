@@ -82,9 +82,15 @@ def test_a_thread_spinning_in_python_makes_the_probe_wait_a_switch_interval() ->
     assert 0.25 < statistics.median(values(context, WAIT_SHARE)) <= 1.0
     assert 0.4 * switch_ms < statistics.median(values(context, WAIT_MS_MEAN)) < 3 * switch_ms
     assert max(values(context, WAIT_MS_MAX)) >= 0.4 * switch_ms
-    # The kernel saw the spinner on a core most of the time; that is how the rule names the holder.
+    # The kernel saw the spinner on a core in every window, the sleeping main thread in none (under the 1%
+    # floor, so not written); that is how the rule names the holder. Alone on a core the spinner reads ~1.0;
+    # a loaded 2-core machine halves that (one run read a median of 0.49 beside another busy process), so
+    # the bound only says "busy", far above a sleeper's ~0.
     assert spinner.ident is not None
-    assert statistics.median(values(context, thread_cpu_series(spinner.ident))) > 0.5
+    spinner_shares = values(context, thread_cpu_series(spinner.ident))
+    assert len(spinner_shares) >= len(values(context, WAIT_SHARE)) - 2
+    assert statistics.median(spinner_shares) > 0.2
+    assert values(context, thread_cpu_series(threading.get_ident())) == []
     assert context.recording.threads[spinner.ident] == "spinner"
 
 

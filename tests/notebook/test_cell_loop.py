@@ -125,16 +125,19 @@ def test_bad_repeat_and_sweep_options_are_usage_errors(kernel: Kernel, line: str
 def test_sweep_makes_a_child_run_per_configuration_and_restores_the_namespace(
     kernel: Kernel, store: Path
 ) -> None:
-    kernel.execute(BUSY + "sweep_n = 'before'\nseen = []\n")
+    kernel.execute(BUSY + "import time\nsweep_n = 'before'\nseen = []\n")
+    # ~5 ms, ~150 ms, ~165 ms and ~600 ms: the fastest and the slowest apart from the rest by 100 ms or more,
+    # which no scheduling delay on a loaded machine makes up.
     code = (
-        "%%fmprofile --sweep sweep_n=100000,1200000 --sweep mode=fast,'slow' --name sw\n"
+        "%%fmprofile --sweep sweep_n=100000,3000000 --sweep mode=fast,'slow' --name sw\n"
         "seen.append((sweep_n, mode))\n"
         "zq_busy_loop(sweep_n * (3 if mode == 'slow' else 1))\n"
+        "time.sleep(0.15 if mode == 'slow' else 0)\n"
     )
     result = kernel.execute(code)
     assert result.status == "ok", result.text()
     assert value_of(kernel, "seen") == (
-        "[(100000, 'fast'), (100000, 'slow'), (1200000, 'fast'), (1200000, 'slow')]"
+        "[(100000, 'fast'), (100000, 'slow'), (3000000, 'fast'), (3000000, 'slow')]"
     )
     assert value_of(kernel, "sweep_n, 'mode' in globals()") == "('before', False)"
     html = [d["data"]["text/html"] for d in result.of_type("display_data")]
@@ -143,7 +146,7 @@ def test_sweep_makes_a_child_run_per_configuration_and_restores_the_namespace(
     sweep = parent.metrics["sweep"]
     rows = sweep["configurations"]
     assert [r["values"] for r in rows] == [
-        {"sweep_n": n, "mode": m} for n in (100000, 1200000) for m in ("fast", "slow")
+        {"sweep_n": n, "mode": m} for n in (100000, 3000000) for m in ("fast", "slow")
     ]
     children = [load_run(parent.path.parent / r["run_id"]) for r in rows]  # type: ignore[union-attr]
     for row, child in zip(rows, children, strict=True):
@@ -157,6 +160,6 @@ def test_sweep_makes_a_child_run_per_configuration_and_restores_the_namespace(
     # The smallest loop is the fastest configuration, and alone on the front.
     assert expected == [True, False, False, False]
     slowest = children[walls.index(max(walls))]
-    assert slowest.options["sweep"] == {"sweep_n": 1200000, "mode": "slow"}
+    assert slowest.options["sweep"] == {"sweep_n": 3000000, "mode": "slow"}
     assert slowest.metrics["cpu"]["samples"] > 0
     assert (parent.path / "report.html").exists()  # type: ignore[operator]

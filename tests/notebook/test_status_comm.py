@@ -170,9 +170,11 @@ def test_kernel_sends_status_ticks_while_the_cell_runs(kernel: Kernel) -> None:
     assert elapsed == sorted(elapsed) and elapsed[-1] >= 1.4
     assert ticks[-1]["output_tokens"] == 60 and ticks[-1]["requests"] == 1
     assert any(t["tokens_per_s"] > 0 for t in ticks) and ticks[-1]["samples"] > 0
-    # They arrive while the cell runs, not in a burst at its end (the cell's thread is busy meanwhile).
+    # They arrive while the cell runs, not in a burst at its end (the cell's thread is busy meanwhile): the
+    # first ~0.45 s into a cell of 1.5 s or more, ~1 s before the close; a burst would put them together.
+    # Judged at 0.5 s, half-way, so that a late first tick on a loaded machine does not read as a burst.
     tick_times = [m["arrived"] for m in comm if m["msg_type"] == "comm_msg"]
-    assert closes[0]["arrived"] - tick_times[0] >= 0.8
+    assert closes[0]["arrived"] - tick_times[0] >= 0.5
 
 
 @pytest.mark.kernel

@@ -1,8 +1,16 @@
-"""Comparing real runs of real profiled code (py-spy sampling): `wb.compare`, `workbench compare`, and
-`%fmprofile_compare`."""
+"""Comparing recorded runs of real profiled code (py-spy sampling): `wb.compare`, `workbench compare`, and
+`%fmprofile_compare`.
+
+The runs are recorded (`benchmarks/bench_compare.py --record tests/data/compare`): "base" and "same" ran
+the same cell, "slower" ran its `slow_part` three times as long. Sampled shares and span times of fresh runs
+move with the machine's load (identical runs differed by up to ~16 points on a 2-core VM with one core kept
+busy, about what the planted change moves), so the differences are judged on runs that never change, and
+the benchmark measures the noise.
+"""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,42 +22,19 @@ from IPython.core.error import UsageError
 import workbench as wb
 from workbench.analysis.diff import RunDiff
 from workbench.notebook.magics import CompareMagics
+from workbench.store import load_run
+from workbench.store.index import runs_dir
 
-UNIT = 2_000_000  # ~0.1 s of pure-Python work a unit on this VM (2 cores)
-RATE = 200
-
-
-def slow_part(n: int) -> int:
-    total = 0
-    for i in range(n):
-        total += i * i % 7
-    return total
-
-
-def fast_part(n: int) -> int:
-    total = 0
-    for i in range(n):
-        total += i * i % 7
-    return total
-
-
-def workload(slow_units: int) -> None:
-    with wb.span("slow", kind="compute"):
-        slow_part(slow_units * UNIT)
-    with wb.span("fast", kind="compute"):
-        fast_part(2 * UNIT)
+RECORDED = Path(__file__).resolve().parents[1] / "data" / "compare"
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Saved in this order: base (slow 2 units), same (slow 2 units), slower (slow 6 units: 3x)."""
+    """A store holding, oldest first: base (slow 2 units), same (slow 2 units), slower (slow 6 units: 3x)."""
     root = tmp_path_factory.mktemp("store")
-    # The first profile in a process pays for lazy imports and first-use set-up: not part of "base".
-    with wb.profile(name="warm-up", store=tmp_path_factory.mktemp("warm-up"), rate=RATE):
-        workload(1)
-    for name, units in (("base", 2), ("same", 2), ("slower", 6)):
-        with wb.profile(name=name, store=root, rate=RATE):
-            workload(units)
+    for name in ("base", "same", "slower"):
+        run = load_run(RECORDED / name)
+        shutil.copytree(RECORDED / name, runs_dir(root) / run.id)
     return root
 
 
