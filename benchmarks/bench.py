@@ -7,12 +7,17 @@ constraints.txt; HTA into benchmarks/.venv-hta), then runs:
    (cProfile, pyinstrument, Scalene, py-spy record, torch.profiler, viztracer), interleaved;
 2. the live view's cost (from the same rounds of workload (a));
 3. accuracy against a calibrated busy function;
-4. scale: a simulated one-hour cell, and a 1e6-event Kineto trace against HTA.
+4. scale: a simulated one-hour cell, and a 1e6-event Kineto trace against HTA;
+5. the judgements the tests leave to the benchmark, each its own script run here as a child process:
+   the crash-safety journal's cost (bench_journal), the findings' estimates against the gains measured
+   by fixing the planted cause (bench_findings), the request capture against a server's exact schedule
+   (bench_capture), and compare's noise floor against a planted slowdown (bench_compare).
 
 Prints the table, writes benchmarks/results/bench.json and bench.md, and rewrites the README's region
 between `<!-- bench:start -->` and `<!-- bench:end -->`. Targets are reported, never enforced.
 
-    .venv/bin/python benchmarks/bench.py [--quick] [--only overhead,accuracy,scale,kineto] [--no-readme]
+    .venv/bin/python benchmarks/bench.py [--quick] [--only overhead,accuracy,scale,kineto,journal,...]
+                                         [--no-readme]
 """
 
 from __future__ import annotations
@@ -32,7 +37,14 @@ sys.path.insert(0, str(HERE))
 
 import report  # noqa: E402
 
-SECTIONS = ("overhead", "accuracy", "scale", "kineto")
+SECTIONS = ("overhead", "accuracy", "scale", "kineto", "journal", "findings", "capture", "compare")
+# Section -> the script's arguments (full run, --quick run); each writes results/<section>.json.
+SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
+    "journal": (["--rounds", "7", "--steps", "6000"], ["--rounds", "3", "--steps", "3000"]),
+    "findings": (["--pairs", "5"], ["--pairs", "2"]),
+    "capture": (["--requests", "20"], ["--requests", "8"]),
+    "compare": (["--sets", "5"], ["--sets", "2"]),
+}
 
 
 def install_peers() -> None:
@@ -68,6 +80,17 @@ def step(name: str, call: Any) -> Any:
     return value
 
 
+def run_script(section: str, quick: bool) -> Any:
+    """Run benchmarks/bench_<section>.py in a child process (its own interpreter, as a user would) and
+    return the JSON it wrote."""
+    full, short = SCRIPTS[section]
+    command = [sys.executable, str(HERE / f"bench_{section}.py"), *(short if quick else full)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"exit {done.returncode}: {(done.stderr or done.stdout)[-300:]}")
+    return json.loads((report.RESULTS / f"{section}.json").read_text())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -81,6 +104,11 @@ def main() -> int:
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
     parser.add_argument("--workloads", default="abc", help="overhead workloads to run (default abc)")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the README's table")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep results/bench.json's other sections, replacing only those run now",
+    )
     parser.add_argument(
         "--report-only", action="store_true", help="re-render the table and README from results/bench.json"
     )
@@ -125,8 +153,14 @@ def main() -> int:
         results["kineto"] = step(
             "4. scale: Kineto trace", lambda: kineto.run(200_000 if args.quick else 1_000_000)
         )
+    for section in SCRIPTS:
+        if section in only:
+            results[section] = step(f"5. {section}", lambda section=section: run_script(section, args.quick))
     if isinstance(results.get("overhead"), dict) and "error" in results["overhead"]:
         results["overhead_error"] = results.pop("overhead")["error"]
+    if args.merge:
+        saved = json.loads((report.RESULTS / "bench.json").read_text())
+        results = {**saved, **{k: v for k, v in results.items() if k in only or k in ("hour", "live")}}
     results["targets"] = report.targets(results)
     results["wall_s"] = time.perf_counter() - started
     # A --quick run writes bench-quick.*, leaving the full run's table and the README alone.

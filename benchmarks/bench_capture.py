@@ -15,7 +15,6 @@ tests/instrument/test_http_capture.py).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import statistics
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import openai
+from bench_requests import async_openai  # benchmarks/ is the script's folder: on sys.path
 
 import workbench as wb
 from workbench.serve import start_server
@@ -45,21 +45,8 @@ def sequential(base_url: str, store: Path, requests: int) -> list[dict[str, Any]
 
 
 def concurrent(base_url: str, store: Path, requests: int) -> list[dict[str, Any]]:
-    async def main() -> None:
-        client = openai.AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0)
-
-        async def one() -> None:
-            stream = await client.chat.completions.create(
-                model="m", messages=MESSAGES, max_tokens=TOKENS, stream=True
-            )
-            async for _chunk in stream:
-                pass
-
-        await asyncio.gather(*(one() for _ in range(requests)))
-        await client.close()
-
     with wb.profile(store=store, cpu=False) as run:
-        asyncio.run(main())
+        async_openai(base_url, requests, TOKENS)()
     return list(run.metrics["tokens"]["per_request"])
 
 

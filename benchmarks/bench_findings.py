@@ -89,88 +89,81 @@ def gil_pairs(n: int, store: Path) -> tuple[list[Pair], dict[str, Run]]:
     return pairs, extra
 
 
+def _pairs(
+    n: int,
+    slow: Callable[[], Run],
+    fixed: Callable[[], Run],
+    rule: Callable[[Run, Run], list[Any]],
+    roles: tuple[str, str],
+) -> list[Pair]:
+    """`n` pairs of the planted run and its fix, profiled one after the other: the rule's estimate on
+    the planted run against the wall time the fix saved."""
+    pairs = []
+    for _ in range(n):
+        a, b = slow(), fixed()
+        pairs.append(Pair(_gain(rule(a, b)), _wall_gain_ms(a, b), dict(zip(roles, (a, b), strict=True))))
+    return pairs
+
+
 def sequential_pairs(n: int, store: Path) -> tuple[list[Pair], dict[str, Run]]:
     with _server(planted.PIPELINE_SERVER) as server:
         client = planted.pipeline_client(server)
         planted.ask(client, "warm up the connection")
-        pairs = []
-        for _ in range(n):
-            slow, fixed = (
-                planted.sequential_requests(client, store),
-                planted.concurrent_requests(client, store),
-            )
-            pairs.append(
-                Pair(
-                    _gain(sequential_llm(slow, None)),
-                    _wall_gain_ms(slow, fixed),
-                    {"sequential": slow, "concurrent": fixed},
-                )
-            )
-    return pairs, {}
+        return _pairs(
+            n,
+            lambda: planted.sequential_requests(client, store),
+            lambda: planted.concurrent_requests(client, store),
+            lambda slow, _: sequential_llm(slow, None),
+            ("sequential", "concurrent"),
+        ), {}
 
 
 def python_stage_pairs(n: int, store: Path) -> tuple[list[Pair], dict[str, Run]]:
     with _server(planted.PIPELINE_SERVER) as server:
         client = planted.pipeline_client(server)
         planted.ask(client, "warm up the connection")
-        pairs = []
-        for _ in range(n):
-            slow, fixed = planted.rag_cell(client, store, units=8), planted.rag_cell(client, store, units=4)
-            pairs.append(
-                Pair(
-                    _gain(python_stage(slow, None)),
-                    _wall_gain_ms(slow, fixed),
-                    {"slow": slow, "fixed": fixed},
-                )
-            )
-    return pairs, {}
+        return _pairs(
+            n,
+            lambda: planted.rag_cell(client, store, units=8),
+            lambda: planted.rag_cell(client, store, units=4),
+            lambda slow, _: python_stage(slow, None),
+            ("slow", "fixed"),
+        ), {}
 
 
 def client_queueing_pairs(n: int, store: Path) -> tuple[list[Pair], dict[str, Run]]:
     with _server(planted.STREAM_SERVER) as server:
-        pairs = []
-        for _ in range(n):
-            capped = planted.fan_out(server, store, connections=1)
-            wide = planted.fan_out(server, store, connections=planted.FAN_OUT)
-            pairs.append(
-                Pair(
-                    _gain(client_queueing(capped, None)),
-                    _wall_gain_ms(capped, wide),
-                    {"capped": capped, "wide": wide},
-                )
-            )
-    return pairs, {}
+        return _pairs(
+            n,
+            lambda: planted.fan_out(server, store, connections=1),
+            lambda: planted.fan_out(server, store, connections=planted.FAN_OUT),
+            lambda capped, _: client_queueing(capped, None),
+            ("capped", "wide"),
+        ), {}
 
 
 def slow_consumer_pairs(n: int, store: Path) -> tuple[list[Pair], dict[str, Run]]:
     with _server(planted.STREAM_SERVER) as server:
-        pairs = []
-        for _ in range(n):
-            slow = planted.read_stream(server, store, work_s=0.008)  # 8 ms a chunk against the server's 2 ms
-            faster = planted.read_stream(server, store, work_s=0.004)
-            pairs.append(
-                Pair(
-                    _gain(slow_consumer(slow, None)),
-                    _wall_gain_ms(slow, faster),
-                    {"slow": slow, "faster": faster},
-                )
-            )
+        pairs = _pairs(
+            n,
+            lambda: planted.read_stream(server, store, work_s=0.008),  # 8 ms a chunk against the server's 2
+            lambda: planted.read_stream(server, store, work_s=0.004),
+            lambda slow, _: slow_consumer(slow, None),
+            ("slow", "faster"),
+        )
         extra = {"keeps_up": planted.read_stream(server, store, work_s=0.0)}
     return pairs, extra
 
 
 def regression_pairs(n: int, store: Path) -> tuple[list[Pair], dict[str, Run]]:
-    pairs = []
     planted.scoring_pipeline(store, score_units=1)  # the first profile pays for lazy imports
-    for _ in range(n):
-        base = planted.scoring_pipeline(store, score_units=2)
-        slower = planted.scoring_pipeline(store, score_units=6)
-        pairs.append(
-            Pair(
-                _gain(regression(slower, base)), _wall_gain_ms(slower, base), {"base": base, "slower": slower}
-            )
-        )
-    return pairs, {}
+    return _pairs(
+        n,
+        lambda: planted.scoring_pipeline(store, score_units=6),
+        lambda: planted.scoring_pipeline(store, score_units=2),
+        regression,
+        ("slower", "base"),
+    ), {}
 
 
 # rule -> (what the pair compares, its runner)

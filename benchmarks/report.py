@@ -253,6 +253,35 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "lower",
             parsers[0]["peak_mb"] < hta["peak_mb"],
         )
+    journal = results.get("journal") or {}
+    if "ratio" in journal:
+        add(
+            "crash-safety journal: wall time on vs off",
+            f"{journal['ratio']:.3f} (writer CPU {100 * journal['writer_cpu_share']:.2f}%)",
+            "≤ 1.01",
+            journal["ratio"] <= 1.01,
+        )
+    for rule in (results.get("findings") or {}).get("rules", []):
+        ratio = rule.get("ratio_median")
+        add(
+            f"finding {rule['rule']}: estimate / measured gain",
+            "n/a" if ratio is None else f"{ratio:.2f} ({rule['fired']}/{rule['pairs']} fired)",
+            "within ±35%",
+            rule.get("within_target"),
+        )
+    capture = results.get("capture")
+    for row in capture if isinstance(capture, list) else []:
+        ttft = row["ttft_ms"]["median"]
+        add(f"request capture, {row['mode']}: TTFT error (median)", f"{ttft:+.1f} ms", "reported", None)
+    summary = (results.get("compare") or {}).get("summary") or {}
+    if summary:
+        noise, planted = summary["identical_function_points_max"], summary["planted_slow_part_points_min"]
+        add(
+            "compare: planted 3× slowdown vs identical runs' noise",
+            f"{planted:+.1f} vs {noise:.1f} points",
+            "planted > noise",
+            planted > noise,
+        )
     return out
 
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from workbench.model.events import Span, TokenEvent
 from workbench.model.recording import Recording
 from workbench.model.run import Run
@@ -120,3 +122,22 @@ def test_a_crashed_run_without_a_journal_is_an_empty_run_not_an_error(tmp_path: 
     run = load_run(path)
     assert run.status == "crashed" and run.recording.spans == [] and run.duration_ns == 0
     json.loads((path / "run.json").read_text())
+
+
+@pytest.mark.parametrize(("ignored", "expected"), [([], ["sequential_llm"]), (["sequential_llm"], [])])
+def test_a_crashed_run_gets_the_findings_its_journal_supports(
+    ignored: list[str], expected: list[str], tmp_path: Path
+) -> None:
+    # The recorded run on which sequential_llm fires (tests/data/findings), journaled by a kernel that died.
+    recorded = load_run(Path(__file__).parent.parent / "data" / "findings" / "sequential_llm" / "sequential")
+    run = Run(id="r2", name="crashed", created="2026-12-05T10:00:00", duration_ns=0, origin_wall_s=1.0,
+              recording=Recording(), status="recording", recorder={**this_process(), "pid": _dead_pid()},
+              options={"ignore_findings": ignored})  # fmt: skip
+    path = tmp_path / "runs" / run.id
+    path.mkdir(parents=True)
+    write_meta(run, path)
+    append(path, increment(recorded.recording, JournalCursor()) or {})
+    crashed = load_run(path)
+    assert crashed.status == "crashed"
+    assert [f["kind"] for f in crashed.metrics["findings"]] == expected
+    assert read_meta(path)["metrics"]["findings"] == crashed.metrics["findings"]

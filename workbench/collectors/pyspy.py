@@ -196,26 +196,32 @@ class PySpyCollector:
             self._tmpdir.cleanup()
             self._tmpdir = None
         elif self._output_dir is not None:
-            for name in (TRACE_FILE, LOG_FILE, START_FILE):
-                (self._output_dir / name).unlink(missing_ok=True)
+            remove_files(self._output_dir)
         self._output_dir = None
+
+
+def remove_files(run_dir: Path) -> None:
+    """Remove what py-spy wrote into a run directory, once its samples are in the run."""
+    for name in (TRACE_FILE, LOG_FILE, START_FILE):
+        (run_dir / name).unlink(missing_ok=True)
 
 
 def salvage(
     run_dir: Path, recording: Recording, window_ns: tuple[int, int], main_thread_id: int | None
-) -> int:
+) -> tuple[int, float | None]:
     """Add the samples py-spy wrote into `run_dir` for a run whose kernel died mid-cell; the number of
-    samples added (0 when py-spy left no complete trace: it was killed too, or never started)."""
+    samples added and py-spy's sampling rate ((0, None) when py-spy left no complete trace: it was
+    killed too, or never started)."""
     try:
         start = json.loads((run_dir / START_FILE).read_text())
         events = json.loads((run_dir / TRACE_FILE).read_text() or "[]")
         origin_ns, rate_hz = int(start["origin_ns"]), float(start["rate_hz"])
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
-        return 0
+        return 0, None
     if not isinstance(events, list) or rate_hz <= 0:
-        return 0
+        return 0, None
     try:
-        return ingest_chrometrace(
+        added = ingest_chrometrace(
             [e for e in events if isinstance(e, dict)],
             recording,
             origin_ns=origin_ns,
@@ -224,4 +230,5 @@ def salvage(
             main_thread_id=main_thread_id,
         )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-        return 0  # a trace cut short or damaged: the journal's spans and tokens still stand
+        return 0, None  # a trace cut short or damaged: the journal's spans and tokens still stand
+    return added, (rate_hz if added else None)

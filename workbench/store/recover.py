@@ -15,6 +15,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from workbench.analysis.findings import find_bottlenecks
 from workbench.analysis.run_metrics import run_metrics
 from workbench.collectors import pyspy
 from workbench.model.recording import Recording
@@ -63,7 +64,7 @@ def rebuild(path: Path, meta: dict[str, Any]) -> Run:
     start = cell.start_ns if cell is not None else 0
     options = meta.get("options") if isinstance(meta.get("options"), dict) else {}
     main_thread = options.get("main_thread_id") if isinstance(options, dict) else None
-    samples = pyspy.salvage(
+    _, rate = pyspy.salvage(
         path, recording, (start, _FAR_NS), main_thread if isinstance(main_thread, int) else None
     )
     end = max([start, *_event_ends(recording)])
@@ -71,9 +72,14 @@ def rebuild(path: Path, meta: dict[str, Any]) -> Run:
         if span.end_ns is None:
             span.end_ns = end
             span.attrs["unfinished"] = True
-    rate = _pyspy_rate(path) if samples else None
     run = meta_to_run({**meta, "duration_ns": end}, recording)
     run.metrics = run_metrics(recording, (start, end), {}, cpu_rate_hz=rate)
+    ignore = options.get("ignore_findings") if isinstance(options, dict) else None
+    ignored = [k for k in ignore if isinstance(k, str)] if isinstance(ignore, list) else []
+    # The rules read only the run's own data, so a crashed run gets its findings like any other; the
+    # comparison with a baseline is left out (it needs the user's --baseline resolved at cell end).
+    findings, _ = find_bottlenecks(run, None, ignored)
+    run.metrics["findings"] = [f.to_dict() for f in findings]
     run.path = path
     return run
 
@@ -87,8 +93,8 @@ def finish_crashed(path: Path, run: Run) -> None:
         write_meta(run, path)
     except OSError:
         return
-    for name in (JOURNAL_FILE, pyspy.TRACE_FILE, pyspy.LOG_FILE, pyspy.START_FILE):
-        (path / name).unlink(missing_ok=True)
+    (path / JOURNAL_FILE).unlink(missing_ok=True)
+    pyspy.remove_files(path)
 
 
 def _event_ends(recording: Recording) -> list[int]:
@@ -97,13 +103,6 @@ def _event_ends(recording: Recording) -> list[int]:
     ends += [c.t_ns for c in recording.counters]
     ends += [s.t_ns + s.duration_ns for s in recording.samples]
     return [e for e in ends if isinstance(e, int) and 0 <= e < _FAR_NS]
-
-
-def _pyspy_rate(path: Path) -> float | None:
-    try:
-        return float(json.loads((path / pyspy.START_FILE).read_text())["rate_hz"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def _pid_start(pid: int) -> int | None:
