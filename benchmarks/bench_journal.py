@@ -72,7 +72,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--steps", type=int, default=2_000, help="pipeline steps per block (2,000: about 1 s here)")
+    parser.add_argument(
+        "--steps", type=int, default=2_000, help="pipeline steps per block (2,000: about 1 s here)"
+    )
     args = parser.parse_args()
     walls: dict[bool, list[float]] = {True: [], False: []}
     shares: list[float] = []

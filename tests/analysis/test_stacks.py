@@ -63,6 +63,27 @@ def test_a_worker_thread_without_a_cell_loses_its_leading_plumbing() -> None:
     assert trim_stack([bootstrap, worker, SEARCH, ENCODE]) == [SEARCH, ENCODE]
 
 
+def test_the_profilers_own_threads_trim_to_nothing() -> None:
+    # The journal writer compressing, the live view serializing Bokeh, a lazy import in the telemetry
+    # thread: below the profiler's thread function, none of it is the user's (it used to show as
+    # "get_data", "dumps", "serialize" in the cell's flame graph and as "only in B" in compare).
+    bootstrap = Frame("_bootstrap", "/usr/lib/python3.11/threading.py", 995)
+    package = Path(workbench.__file__).parent
+    journal = Frame("_loop", str(package / "session" / "journaling.py"), 50)
+    live = Frame("_loop", str(package / "session" / "live" / "updater.py"), 130)
+    dumps = Frame("dumps", "/usr/lib/python3.11/json/__init__.py", 231)
+    serialize = Frame("serialize", f"{SITE}/bokeh/core/serialization.py", 250)
+    get_data = Frame("get_data", "<frozen importlib._bootstrap_external>", 1130)
+    assert trim_stack([bootstrap, journal, dumps]) == []
+    assert trim_stack([bootstrap, live, serialize]) == []
+    assert trim_stack([bootstrap, journal, get_data]) == []
+    # The profiler's work on the kernel's thread outside the cell (starting collectors) is not the user's.
+    magic = Frame("fmprofile", str(package / "notebook" / "magics.py"), 80)
+    assert trim_stack([*PLUMBING, magic, Frame("start", "/usr/lib/python3.11/threading.py", 964)]) == []
+    # A user's thread that calls into an instrumented library keeps its stack (the hook's frame goes).
+    assert trim_stack([bootstrap, SEARCH, HOOK, ENCODE]) == [SEARCH, ENCODE]
+
+
 def test_an_anchor_file_is_a_root_like_a_cell() -> None:
     launcher = Frame("main", "/home/u/launcher.py", 1)
     script = Frame("<module>", "/home/u/pipeline.py", 1)

@@ -35,6 +35,11 @@ _INFRASTRUCTURE_PATHS = (
 # The profiler's own package, wherever it is installed (a user's folder named "workbench" is not it).
 _WORKBENCH_DIR = str(Path(__file__).resolve().parents[1]) + os.sep
 # ipykernel compiles each cell to /tmp/ipykernel_<pid>/<hash>.py; plain IPython uses <ipython-input-...>.
+# Its instrumentation: frames that wrap the user's own calls (hooks around a client library, spans) or
+# serve them (the synthetic LLM server a demo runs in a thread).
+_INSTRUMENTATION = tuple(
+    _WORKBENCH_DIR + part for part in (f"instrument{os.sep}", "api.py", "active.py", f"serve{os.sep}")
+)
 _CELL_FILE = re.compile(r"ipykernel_\d+/\d+\.py$|^<ipython-input-\d+-")
 
 
@@ -59,11 +64,20 @@ def is_infrastructure(frame: Frame) -> bool:
     return is_profiler_frame(frame) or any(marker in frame.file for marker in _INFRASTRUCTURE_PATHS)
 
 
+def is_profiler_machinery(frame: Frame) -> bool:
+    """The profiler's own work (session, collectors, journal, live view, analysis, store), as opposed to
+    its instrumentation (hooks, spans), which runs inside the user's calls and returns to them."""
+    return is_profiler_frame(frame) and not frame.file.startswith(_INSTRUMENTATION)
+
+
 def trim_stack(frames: Sequence[Frame], anchor_files: frozenset[str] = frozenset()) -> list[Frame]:
     """`frames` root first. Returns the user's part of the stack, root first; empty when it has none.
 
     The root becomes the outermost frame of a notebook cell (or of a file in `anchor_files`); without
-    one, the leading plumbing frames are dropped. The profiler's own frames are removed everywhere.
+    one, the leading plumbing frames are dropped. A stack in the profiler's own machinery (one of its
+    threads, its start and stop on the cell's thread, with whatever they call: json, gzip, Bokeh, lazy
+    imports) trims to nothing: that time is not the user's. The instrumentation's frames are removed
+    everywhere, and what it calls (the user's library) stays.
     """
     start = None
     for index, frame in enumerate(frames):
@@ -74,4 +88,8 @@ def trim_stack(frames: Sequence[Frame], anchor_files: frozenset[str] = frozenset
         start = 0
         while start < len(frames) and is_infrastructure(frames[start]):
             start += 1
+        if any(is_profiler_machinery(frame) for frame in frames[:start]):
+            return []
+    if any(is_profiler_machinery(frame) for frame in frames[start:]):
+        return []
     return [frame for frame in frames[start:] if not is_profiler_frame(frame)]

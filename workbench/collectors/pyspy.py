@@ -21,8 +21,11 @@ from workbench.collectors.pyspy_trace import ingest_chrometrace, thread_count
 from workbench.model.events import CollectorStatus
 from workbench.model.recording import Recording
 
-# py-spy's first sample comes ~20 ms after it starts; a failed attach exits within this time.
-STARTUP_CHECK_S = 0.1
+# py-spy prints this once it has attached and is about to sample (a failed attach exits without it):
+# start() waits for it, polling, instead of sleeping a fixed time; ~20-45 ms on a 2-core machine.
+ATTACHED_LINE = b"Sampling process"
+ATTACH_TIMEOUT_S = 2.0
+ATTACH_POLL_S = 0.002
 STOP_TIMEOUT_S = 10.0
 EXIT_WRITE_S = 2.0
 # py-spy's files in a run directory while the cell runs (see `salvage`): its trace, its log, and where
@@ -126,12 +129,28 @@ class PySpyCollector:
         assert process.stdin is not None
         process.stdin.write(b"go\n")
         process.stdin.close()
-        time.sleep(STARTUP_CHECK_S)
-        if process.poll() is not None:
+        if not self._attached(process):
             message = self._stderr_text().strip().splitlines()
             self._cleanup()
             reason = message[-1] if message else f"py-spy exited with status {process.returncode}"
             raise PySpyStartError(f"py-spy could not attach ({reason}); {scope_advice(yama_scope())}")
+
+    def _attached(self, process: subprocess.Popen[bytes]) -> bool:
+        """Wait until py-spy says it samples (True) or exits (False). Past ATTACH_TIMEOUT_S (a machine
+        so loaded that py-spy has not run yet) it is taken as attaching: stop() reports it if it failed."""
+        assert self._output_dir is not None
+        log = self._output_dir / LOG_FILE
+        deadline = time.monotonic() + ATTACH_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                if ATTACHED_LINE in log.read_bytes():
+                    return True
+            except OSError:
+                pass
+            if process.poll() is not None:
+                return False
+            time.sleep(ATTACH_POLL_S)
+        return process.poll() is None
 
     def _stderr_text(self) -> str:
         if self._output_dir is None:
