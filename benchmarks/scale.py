@@ -101,15 +101,16 @@ with tempfile.TemporaryDirectory() as folder:
     start = time.perf_counter()
     path = rundir.save_run(run, Path(folder))
     steps["save_run_s"] = time.perf_counter() - start
+    # The magic writes no derived file at the cell's end; report.html's cost is paid on first use.
     start = time.perf_counter()
-    problems = write_artifacts(run, path)
-    steps["artifacts_s"] = time.perf_counter() - start
+    problems = write_artifacts(run, path, ("report.html",))
+    steps["report_first_use_s"] = time.perf_counter() - start
     sizes = {p.name: p.stat().st_size / 1e6 for p in path.iterdir()}
 print(json.dumps({
     "build_s": build_s, "collectors_traced_mb": traced_mb, "collectors_rss_mb": rss_growth,
     "samples": len(rec.samples), "counters": len(rec.counters), "tokens": len(rec.tokens),
     "spans": len(rec.spans), "dropped": rec.dropped, **steps,
-    "save_total_s": steps["save_run_s"] + steps["artifacts_s"], "problems": problems,
+    "save_total_s": steps["save_run_s"], "problems": problems,
     "sizes_mb": sizes, "notebook_output_mb": output_mb,
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """

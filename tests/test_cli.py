@@ -59,8 +59,9 @@ def test_note_is_saved_and_shown(tmp_path: Path) -> None:
     assert "note added to run 'noted'" in out.stdout and "on 0.0–1.0 ms" in out.stdout
     shown = cli("show", "noted", store=tmp_path).stdout
     assert "1. [0.0–1.0 ms] warm cache <b>" in shown
-    report = (wb.load_run("noted", store=tmp_path).path or tmp_path) / "report.html"
-    assert "warm cache &lt;b&gt;" in report.read_text()
+    exported = cli("export", "noted", "--format", "html", store=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert "warm cache &lt;b&gt;" in Path(exported.stdout.strip()).read_text()
     late = cli("note", "-1", "too late", "--at", "1e9", store=tmp_path)
     assert late.returncode == 2 and "is after the end of run 'noted'" in late.stderr
 

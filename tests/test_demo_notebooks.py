@@ -21,6 +21,7 @@ from nbclient import NotebookClient
 
 from workbench.analysis.sweep import REQUEST_AXES, pareto_front
 from workbench.model.run import Run
+from workbench.session import ensure_artifact
 from workbench.store import list_runs, load_run, resolve_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -274,8 +275,8 @@ def test_compare_and_tune_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert result["status"] == "FAIL" and result["baseline"] == baseline.metrics["tokens"]["e2e_ms"]["p50"]
     assert result["actual"] > 1.1 * result["baseline"]
     # Only the second run of the name has an earlier one to draw a history sparkline from.
-    assert '"history_sparkline"' in (regression.path / "report.html").read_text()
-    assert '"history_sparkline"' not in (baseline.path / "report.html").read_text()
+    assert '"history_sparkline"' in ensure_artifact(regression.path, "report.html").read_text()
+    assert '"history_sparkline"' not in ensure_artifact(baseline.path, "report.html").read_text()
 
     text = "".join(o.get("text", "") for c in code for o in c.outputs if o.output_type == "stream")
     assert "FAIL" in text

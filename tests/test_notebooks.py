@@ -10,6 +10,7 @@ import pytest
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
+from workbench.session import ensure_artifact
 from workbench.store import list_runs, load_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +65,7 @@ def test_demo_notebook_html_shows_the_dashboard_offline(
     page_path.write_text(html)
     run = load_run(Path(list_runs(tmp_path / "store")[-1]["path"]))
     assert run.metrics["tokens"]["output_tokens"] == 64
-    assert (run.path / "report.html").exists()
+    assert ensure_artifact(run.path, "report.html").stat().st_size > 0
     with open_offline_page(page_path, chromium_executable) as (page, blocked, errors):
         frame = page.frame_locator("iframe").first
         frame.locator("canvas").first.wait_for(timeout=30_000)

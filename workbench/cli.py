@@ -192,15 +192,11 @@ def cmd_show(key: str, store: Path | None) -> int:
 
 
 def cmd_export(key: str, fmt: str, output: Path | None, store: Path | None) -> int:
-    from workbench.session import write_artifacts
+    from workbench.session import ensure_artifact
 
     run = _load(key, store)
     assert run.path is not None
-    source = run.path / EXPORT_FORMATS[fmt]
-    if not source.exists():
-        problems = write_artifacts(run, run.path, exports=True)
-        if not source.exists():
-            raise OSError("; ".join(problems) or f"could not write {source}")
+    source = ensure_artifact(run.path, EXPORT_FORMATS[fmt], run)
     target = output or source
     if target != source:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -259,3 +260,31 @@ def test_stage_metrics_is_plain_data_in_ms() -> None:
     assert metrics["per_kind"]["parse"]["critical_ms"] == pytest.approx(80.0)
     # Only request 5 of the concurrent three is on the path, so no sequential run of calls exists.
     assert metrics["parallelizable"]["estimated_saving_ms"] == 0
+
+
+def test_a_path_of_many_spans_is_stored_summarized_and_recomputable() -> None:
+    # 5,000 stages one after another, every tenth a long one, and 2,000 LLM calls in sequence: the path
+    # keeps its longest segments (in time order) and exact totals; the detail comes back from the events.
+    spans = [Span(1, "cell", "cell", 0, 8_000 * MS, parent_id=None, attrs={})]
+    for i in range(5_000):
+        long = i % 10 == 0
+        spans.append(_span(2 + i, "parse", i, i + (1.0 if long else 0.1)))
+    for i in range(2_000):
+        spans.append(_span(10_000 + i, "llm", 5_000 + i * 1.5, 5_000 + i * 1.5 + 1.0))
+    rec = _rec(*spans)
+    full = stage_metrics(rec, max_segments=None)
+    stored = stage_metrics(rec)
+    path, whole = stored["critical_path"], full["critical_path"]
+    assert path["segment_count"] == len(whole["segments"]) > 500 == len(path["segments"])
+    assert path["total_ms"] == whole["total_ms"] and path["per_kind_ms"] == whole["per_kind_ms"]
+    starts = [s["start_ms"] for s in path["segments"]]
+    assert starts == sorted(starts)
+    shortest_kept = min(s["duration_ms"] for s in path["segments"])
+    left_out = [s for s in whole["segments"] if s not in path["segments"]]
+    assert all(s["duration_ms"] <= shortest_kept for s in left_out)
+    assert path["segments_left_out_ms"] == pytest.approx(sum(s["duration_ms"] for s in left_out))
+    parallel = stored["parallelizable"]
+    assert parallel["estimated_saving_ms"] == full["parallelizable"]["estimated_saving_ms"] > 0
+    [group] = parallel["groups"]
+    assert group["calls"] == 2_000 and len(group["span_ids"]) == 100
+    assert len(json.dumps(stored)) < len(json.dumps(full)) / 10

@@ -99,3 +99,14 @@ def test_a_thread_parked_in_a_stdlib_wait_is_recognised() -> None:
     assert is_parked([monitor, wait])
     assert not is_parked([monitor])
     assert not is_parked([])
+
+
+def test_machinery_that_runs_the_cells_body_again_keeps_the_body() -> None:
+    # --repeat: the cell calls the loop, whose CellBody.run executes the body (compiled as a cell file).
+    package = Path(workbench.__file__).parent
+    loop = Frame("run_repetitions", str(package / "notebook" / "cell_loop.py"), 50)
+    body = Frame("run", str(package / "notebook" / "cell_body.py"), 51)
+    inner = Frame("<module>", "/tmp/ipykernel_123/789.py", 2)
+    assert trim_stack([*PLUMBING, CELL, loop, body, inner, SEARCH]) == [CELL, inner, SEARCH]
+    # Between repetitions, the loop's own work (no user code below it) is not the user's.
+    assert trim_stack([*PLUMBING, CELL, loop, Frame("now_ns", str(package / "clock.py"), 25)]) == []

@@ -13,6 +13,7 @@ import workbench as wb
 from tests.tiny_gpt2 import tiny_gpt2
 from workbench.collectors.torch_ops import CLOCK_MARKER
 from workbench.model.run import Run
+from workbench.session import ensure_artifact
 from workbench.store import load_run
 
 torch = pytest.importorskip("torch")
@@ -139,7 +140,7 @@ def test_trace_json_has_the_ops(tmp_path: Path) -> None:
     with wb.profile(store=tmp_path, cpu=False, kernels=True) as run:
         torch.randn(8, 8) @ torch.randn(8, 8)
     assert run.path is not None
-    events = json.loads((run.path / "trace.json").read_text())["traceEvents"]
+    events = json.loads(ensure_artifact(run.path, "trace.json").read_text())["traceEvents"]
     mm = [e for e in events if e.get("name") == "aten::mm" and e.get("ph") == "X"]
     assert len(mm) == 1 and mm[0]["cat"] == "cpu_op"
     spans = [e for e in events if e.get("name") == run.name and e.get("ph") == "X"]

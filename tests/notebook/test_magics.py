@@ -11,6 +11,7 @@ import pytest
 
 from tests.kernel import Kernel, workbench_kernel
 from workbench.analysis.stacks import is_cell_file, is_infrastructure
+from workbench.session import ensure_artifact
 from workbench.store import list_runs, load_run
 
 pytestmark = pytest.mark.kernel
@@ -106,7 +107,7 @@ def test_exception_reaches_the_user_unchanged_and_the_run_is_saved(kernel: Kerne
     assert "fmprofile --name raises" in traceback
     run = newest_run(store)
     assert run.name == "raises" and run.error == "ValueError: boom from the cell"
-    assert (run.path / "trace.json").exists()
+    assert (run.path / "events.json.gz").exists() and ensure_artifact(run.path, "trace.json").exists()
     assert not children_named_py_spy(kernel.pid)
 
 

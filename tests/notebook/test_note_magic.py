@@ -12,6 +12,7 @@ import pytest
 from nbclient import NotebookClient
 
 from workbench.notebook.note_magic import NoteArgs, parse_note_line
+from workbench.session import ensure_artifact
 from workbench.store import list_runs, load_run
 
 
@@ -92,7 +93,7 @@ def test_notes_are_saved_and_redraw_the_dashboard_in_the_notebook(tmp_path: Path
         ("on the whole run", None, None),
     ]
     assert all(a.author and a.created for a in run.annotations)
-    report = (Path(meta["path"]) / "report.html").read_text()
+    report = ensure_artifact(Path(meta["path"]), "report.html").read_text()
     assert "first &lt;b&gt;look&lt;/b&gt;" in report or "first \\u003cb\\u003elook" in report
 
     # The profiled cell's own output, as saved in the notebook, now shows both notes.

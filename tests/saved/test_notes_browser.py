@@ -24,6 +24,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser import chromium_page, open_lab_notebook, open_offline_page
 from tests.jupyter_process import jupyter_server, with_lab_extension
+from workbench.session import ensure_artifact
 from workbench.store import list_runs, load_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.kernel]
@@ -116,7 +117,7 @@ def test_nbconvert_export_shows_the_dashboard_and_its_notes_offline(
 
 def test_report_html_shows_the_notes_offline(shared: Path, chromium_executable: str) -> None:
     (meta,) = list_runs(shared / "store")
-    report = Path(meta["path"]) / "report.html"
+    report = ensure_artifact(Path(meta["path"]), "report.html")
     with open_offline_page(report, chromium_executable) as (page, blocked, errors):
         page.wait_for_function("() => window.Bokeh !== undefined && Bokeh.index.roots.length > 0")
         assert EVIL_NOTE in _notes_text(page.main_frame)

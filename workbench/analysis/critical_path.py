@@ -17,6 +17,10 @@ from workbench.model.events import Span
 from workbench.model.recording import Recording
 
 NS_PER_MS = 1e6
+# What run.json keeps of the path (see stage_metrics): enough to draw and explain it, bounded.
+MAX_SEGMENTS = 500
+MAX_GROUPS = 50
+MAX_GROUP_IDS = 100
 ROOT_KIND = "cell"
 ROOT_SELF_NAME = "(cell code)"
 PARALLEL_ASSUMPTION = (
@@ -258,6 +262,7 @@ def _group(run: Sequence[PathSpan], attrs: dict[int, dict[str, Any]]) -> dict[st
     return {
         "parent_id": run[0].parent_id,
         "span_ids": [s.span_id for s in run],
+        "calls": len(run),
         "sequential_ms": sequential / NS_PER_MS,
         "concurrent_ms": concurrent / NS_PER_MS,
         "saving_ms": (sequential - concurrent) / NS_PER_MS,
@@ -275,18 +280,37 @@ def longest_chain_ns(run: Sequence[PathSpan], attrs: dict[int, dict[str, Any]]) 
     return max(finish.values(), default=0)
 
 
-def stage_metrics(recording: Recording) -> dict[str, Any]:
-    """Everything above as plain data for a run's metrics (times in ms)."""
+def stage_metrics(recording: Recording, max_segments: int | None = MAX_SEGMENTS) -> dict[str, Any]:
+    """Everything above as plain data for a run's metrics (times in ms).
+
+    Stored summarized, so that a cell of a million spans keeps a small run.json and notebook output: the
+    `max_segments` longest segments of the path (in time order; `segment_count` and `segments_left_out_ms`
+    say what is left out) and the MAX_GROUPS largest parallelizable groups, each with at most
+    MAX_GROUP_IDS span ids (`calls` counts them all). Totals and per-kind figures are exact. The whole
+    path is recomputed from the events with `stage_metrics(run.recording, max_segments=None)`.
+    """
     path = critical_path(recording)
+    rows = [_segment_row(s) for s in path.segments]
+    kept = rows
+    if max_segments is not None and len(rows) > max_segments:
+        longest = sorted(range(len(rows)), key=lambda i: -rows[i]["duration_ms"])[:max_segments]
+        kept = [rows[i] for i in sorted(longest)]
+    parallel = parallelizable_llm(recording, path)
+    if max_segments is not None:
+        parallel["group_count"] = len(parallel["groups"])
+        groups = sorted(parallel["groups"], key=lambda g: -g["saving_ms"])[:MAX_GROUPS]
+        parallel["groups"] = [{**g, "span_ids": g["span_ids"][:MAX_GROUP_IDS]} for g in groups]
     return {
         "critical_path": {
             "root_id": path.root_id,
             "total_ms": path.total_ns / NS_PER_MS,
             "per_kind_ms": {kind: ns / NS_PER_MS for kind, ns in sorted(path.per_kind_ns.items())},
-            "segments": [_segment_row(s) for s in path.segments],
+            "segments": kept,
+            "segment_count": len(rows),
+            "segments_left_out_ms": sum(r["duration_ms"] for r in rows) - sum(r["duration_ms"] for r in kept),
         },
         "per_kind": stage_breakdown(recording, path),
-        "parallelizable": parallelizable_llm(recording, path),
+        "parallelizable": parallel,
     }
 
 

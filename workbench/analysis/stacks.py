@@ -79,17 +79,16 @@ def trim_stack(frames: Sequence[Frame], anchor_files: frozenset[str] = frozenset
     imports) trims to nothing: that time is not the user's. The instrumentation's frames are removed
     everywhere, and what it calls (the user's library) stays.
     """
-    start = None
-    for index, frame in enumerate(frames):
-        if is_cell_file(frame.file) or frame.file in anchor_files:
-            start = index
-            break
-    if start is None:
+    anchors = [i for i, frame in enumerate(frames) if is_cell_file(frame.file) or frame.file in anchor_files]
+    if anchors:
+        start, innermost = anchors[0], anchors[-1]
+    else:
         start = 0
         while start < len(frames) and is_infrastructure(frames[start]):
             start += 1
-        if any(is_profiler_machinery(frame) for frame in frames[:start]):
-            return []
-    if any(is_profiler_machinery(frame) for frame in frames[start:]):
+        innermost = 0
+    # Machinery may run the user's code again (--repeat runs the cell's body from cell_body.py): only what
+    # it does below the user's innermost code is its own.
+    if any(is_profiler_machinery(frame) for frame in frames[innermost:]):
         return []
     return [frame for frame in frames[start:] if not is_profiler_frame(frame)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 from pathlib import Path
 
 PR_SET_PTRACER = 0x59616D61
@@ -25,10 +26,15 @@ def yama_scope() -> int | None:
 def allow_tracer(pid: int) -> bool:
     """Allow `pid` to ptrace this process. False where the call is refused or not supported."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return bool(libc.prctl(PR_SET_PTRACER, ctypes.c_ulong(pid), 0, 0, 0) == 0)
+        return bool(_libc().prctl(PR_SET_PTRACER, ctypes.c_ulong(pid), 0, 0, 0) == 0)
     except (OSError, AttributeError):
         return False
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    # find_library runs ldconfig: ~2 ms, once per process instead of once per cell.
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
 def scope_advice(scope: int | None) -> str:

@@ -68,7 +68,7 @@ class StageView:
             rows=rows,
             total_ms=float(path.get("total_ms") or 0.0),
             saving_ms=float(parallel.get("estimated_saving_ms") or 0.0),
-            parallel_calls=sum(len(g.get("span_ids") or []) for g in groups),
+            parallel_calls=sum(int(g.get("calls") or len(g.get("span_ids") or [])) for g in groups),
             # The analysis words it as a note on its own ("estimate: ..."); here it follows "estimated:".
             assumption=str(parallel.get("assumption") or "").removeprefix("estimate: "),
         )

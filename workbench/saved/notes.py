@@ -16,7 +16,6 @@ from workbench.model.events import Annotation
 from workbench.model.run import Run
 from workbench.store.index import resolve_key
 from workbench.store.notes import NoteError, append_note, new_note
-from workbench.store.rundir import write_atomic
 
 NS_PER_MS = 1_000_000
 # Marks the dashboard the kernel sends back for the lab extension to put in place of the old one.
@@ -58,6 +57,7 @@ def note(
     """Attach a note to a saved run: `run` is an id, id prefix, name, directory, or -1 (the latest, the
     default), -2, ...; `at_ms` pins it to one time and `range_ms` to a range, in ms on the dashboard's axis
     (ms since the run started). NoteError when the note does not fit; LookupError when there is no run."""
+    from workbench.session.artifacts import invalidate
     from workbench.store import load_run
 
     if at_ms is not None and range_ms is not None:
@@ -70,31 +70,7 @@ def note(
     append_note(path, added)
     loaded.annotations.append(added)
     redrawn = sum(redraw(loaded) for redraw in _redrawers)
-    return NoteAdded(loaded, added, redrawn, rewrite_artifacts(loaded, path))
-
-
-def rewrite_artifacts(run: Run, path: Path) -> tuple[str, ...]:
-    """report.html and trace.json show the notes too: rewritten now, not on the next export. A long
-    run's trace is removed instead (rewriting it takes a while): `workbench export` writes it again."""
-    from workbench.export import write_chrome_trace
-    from workbench.render import report_html
-    from workbench.session.artifacts import REPORT_FILE, TRACE_FILE, exports_now
-
-    problems = []
-    writers: list[tuple[str, Callable[[Path], object]]] = [
-        (REPORT_FILE, lambda target: write_atomic(target, report_html(run).encode()))
-    ]
-    trace = path / TRACE_FILE
-    if trace.exists() and not exports_now(run):
-        trace.unlink()
-    elif trace.exists():
-        writers.append((TRACE_FILE, lambda target: write_chrome_trace(run, target)))
-    for name, write in writers:
-        try:
-            write(path / name)
-        except Exception as error:  # the note is saved; only this file is stale
-            problems.append(f"{name} not rewritten ({type(error).__name__}: {error})")
-    return tuple(problems)
+    return NoteAdded(loaded, added, redrawn, tuple(invalidate(path)))
 
 
 def _times_ns(at_ms: float | None, range_ms: tuple[float, float] | None) -> tuple[int | None, int | None]:

@@ -5,7 +5,6 @@ Absolute paths never leave the server: rows carry ids, and the store is named re
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from workbench.session import REPORT_FILE
 from workbench.store.index import list_runs, runs_dir
 from workbench.store.listing import listed_row, listed_status
 from workbench.store.notes import NoteError, append_note, new_note
-from workbench.store.rundir import RUN_FILE, CorruptRunError, load_run, read_meta
+from workbench.store.rundir import RUN_FILE, CorruptRunError, read_meta
 
 
 class BadRequest(ValueError):
@@ -82,24 +81,21 @@ def run_meta(path: Path) -> dict[str, Any]:
 
 def ensure_report(path: Path) -> Path:
     """The run's report.html, written first when the run has none (as `workbench export --format html`)."""
-    report = path / REPORT_FILE
-    if not report.is_file():
-        from workbench.session import write_artifacts
+    from workbench.session import ensure_artifact
 
-        problems = write_artifacts(load_run(path), path)
-        if not report.is_file():
-            raise CorruptRunError("; ".join(problems) or f"{path.name}: could not write {REPORT_FILE}")
-    return report
+    try:
+        return ensure_artifact(path, REPORT_FILE)
+    except OSError as problem:
+        raise CorruptRunError(f"{path.name}: {problem}") from problem
 
 
 def add_note(path: Path, body: Any) -> dict[str, Any]:
-    """Append a note to run.json's `annotations`, and redraw report.html with it; returns it as stored."""
-    from workbench.saved.notes import rewrite_artifacts
+    """Append a note to run.json's `annotations` (report.html is written again, with it, when next asked
+    for); returns it as stored."""
+    from workbench.session import invalidate
 
     stored = append_note(path, _note_from_body(body))
-    # A run whose events do not load keeps the note all the same; only its pages stay as they were.
-    with contextlib.suppress(CorruptRunError):
-        rewrite_artifacts(load_run(path), path)
+    invalidate(path)
     return stored
 
 

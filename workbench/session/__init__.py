@@ -8,7 +8,8 @@ from workbench.session.artifacts import (
     REPORT_FILE,
     SPEEDSCOPE_FILE,
     TRACE_FILE,
-    exports_now,
+    ensure_artifact,
+    invalidate,
     write_artifacts,
 )
 from workbench.session.profile_session import ProfileSession, last_run, new_run_id
@@ -18,7 +19,8 @@ __all__ = [
     "SPEEDSCOPE_FILE",
     "TRACE_FILE",
     "ProfileSession",
-    "exports_now",
+    "ensure_artifact",
+    "invalidate",
     "last_run",
     "new_run_id",
     "write_artifacts",

@@ -30,7 +30,6 @@ from workbench.model.events import CollectorStatus, Span
 from workbench.model.recording import Recording
 from workbench.model.run import Run
 from workbench.options import ProfileOptions
-from workbench.session.artifacts import write_artifacts
 from workbench.session.environment import capture_environment
 from workbench.session.gpu import GpuCollectors
 from workbench.session.interrupts import interrupts_held
@@ -360,14 +359,13 @@ class ProfileSession:
         return path
 
     def _save_analysis(self, run: Run, path: Path | None) -> None:
+        # report.html, trace.json and the speedscope file are written when first asked for (artifacts.py).
         if path is None:
             return
         try:
             rundir.write_meta(run, path)
         except OSError as error:
             self.notices.append(f"the run's metrics could not be saved under {path}: {error}")
-            return
-        self.notices.extend(write_artifacts(run, path))
 
 
 def _close_open_spans(recording: Recording, end_ns: int) -> None:

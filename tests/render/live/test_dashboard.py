@@ -113,8 +113,18 @@ def test_live_flame_grows_with_samples_and_weights_by_time() -> None:
 
 
 def test_sample_stack_trims_to_the_callers_code() -> None:
+    # As the live updater does: from its own thread, the stack of the thread running the user's code.
     here = Frame("test_sample_stack_trims_to_the_callers_code", __file__, 0)
-    stack = sample_stack(threading.get_ident(), anchor_files=frozenset({__file__}))
+    sampled: list[list[Frame]] = []
+    done = threading.Event()
+    me = threading.get_ident()
+    sampler = threading.Thread(
+        target=lambda: (sampled.append(sample_stack(me, anchor_files=frozenset({__file__}))), done.set())
+    )
+    sampler.start()
+    done.wait()
+    sampler.join()
+    [stack] = sampled
     assert stack and stack[0].function == here.function and stack[0].file == __file__
 
 

@@ -20,7 +20,18 @@ class BatchedBokehModel(BokehModel):  # type: ignore[misc]
     def __init__(self, model: Any, **kwargs: Any) -> None:
         self._pending: list[Any] | None = None
         self.messages_sent = 0
+        self._closed = False
         super().__init__(model, **kwargs)
+
+    def close(self) -> None:
+        # Once only: `BokehModel.close` removes itself from the document's listeners and raises KeyError
+        # the second time, and ipywidgets closes every widget again in `__del__`. That second close ran
+        # whenever the garbage collector freed an old live view, printing "Exception ignored in:
+        # Widget.__del__ ... KeyError" into whatever cell ran then.
+        if self._closed:
+            return
+        self._closed = True
+        super().close()
 
     def __repr__(self) -> str:
         # The text a frontend without widget support shows until the final output replaces it.

@@ -1,0 +1,125 @@
+"""What a profiled cell costs the user end to end: execute request to kernel idle, and bytes of output.
+
+One real Jupyter kernel (jupyter_client, as a frontend drives it) runs the same short pure-Python cell
+plain and under each tool, interleaved round by round after a warm-up round: `%%time`, `%%prun -q`,
+`%%fmprofile`, `%%fmprofile --quiet`, and pyinstrument's `%%pyinstrument` where it is installed (`make
+bench` installs it). The time is the client's, from sending the execute request to the kernel's idle
+status (what JupyterLab's Busy indicator shows); the bytes are the cell's outputs as a notebook saves
+them (after display updates). Prints medians and their difference to the plain cell; writes
+results/cell_cost.json. Targets (issue 16): +60 ms default, +40 ms --quiet; the bytes of each profiled
+cell after a notebook's first, 150 KB.
+
+    .venv/bin/python benchmarks/bench_cell_cost.py [--rounds 7] [--loops 3200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(ROOT))
+
+from tests.kernel import Execution, Kernel  # noqa: E402
+
+BODY = "total = 0\nfor i in range({loops}):\n    total += i % 7\n"
+
+
+def tools() -> dict[str, str]:
+    """Tool -> the first line(s) put above the cell body."""
+    chosen = {
+        "plain": "",
+        "%%time": "%%time\n",
+        "%%prun -q": "%%prun -q\n",
+        "%%fmprofile": "%%fmprofile\n",
+        "%%fmprofile --quiet": "%%fmprofile --quiet\n",
+    }
+    if importlib.util.find_spec("pyinstrument") is not None:
+        chosen["%%pyinstrument"] = "%%pyinstrument\n"
+    return chosen
+
+
+def output_bytes(execution: Execution) -> int:
+    """The outputs' size as nbformat stores them (data and text, JSON-encoded)."""
+    saved = []
+    for out in execution.outputs:
+        content = out["content"]
+        if out["msg_type"] == "stream":
+            saved.append({"name": content["name"], "text": content["text"]})
+        elif out["msg_type"] in ("display_data", "execute_result"):
+            saved.append({"data": content["data"], "metadata": content.get("metadata", {})})
+    return len(json.dumps(saved))
+
+
+def timed(kernel: Kernel, code: str) -> tuple[float, int]:
+    start = time.perf_counter()
+    execution = kernel.execute(code, timeout=600)
+    elapsed = time.perf_counter() - start
+    if execution.status != "ok":
+        raise RuntimeError(execution.text()[-800:])
+    return elapsed, output_bytes(execution)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--loops", type=int, default=3_200_000, help="loop length (~0.25 s here)")
+    args = parser.parse_args()
+    chosen = tools()
+    body = BODY.format(loops=args.loops)
+    times: dict[str, list[float]] = {name: [] for name in chosen}
+    sizes: dict[str, list[int]] = {name: [] for name in chosen}
+    with tempfile.TemporaryDirectory() as folder:
+        kernel = Kernel(cwd=Path(folder), env={"WORKBENCH_STORE": str(Path(folder) / "store")})
+        try:
+            timed(kernel, "%load_ext workbench")
+            if "%%pyinstrument" in chosen:
+                timed(kernel, "%load_ext pyinstrument")
+            for round_index in range(args.rounds + 1):
+                for name, head in chosen.items():
+                    elapsed, size = timed(kernel, head + body)
+                    if round_index:  # round 0 warms up: imports, BokehJS into the page
+                        times[name].append(elapsed)
+                    sizes[name].append(size)
+        finally:
+            kernel.shutdown()
+    plain = statistics.median(times["plain"])
+    rows: list[dict[str, Any]] = []
+    for name in chosen:
+        median = statistics.median(times[name])
+        rows.append(
+            {
+                "tool": name,
+                "median_ms": 1000 * median,
+                "added_ms": 1000 * (median - plain),
+                "first_output_bytes": sizes[name][0],
+                "later_output_bytes": statistics.median(sizes[name][1:]),
+            }
+        )
+    print(f"cell: {args.loops:,} loop iterations, plain {1000 * plain:.0f} ms; {args.rounds} rounds")
+    print(f"{'tool':22} {'request→idle ms':>16} {'added ms':>9} {'1st cell bytes':>15} {'later bytes':>12}")
+    for row in rows:
+        print(
+            f"{row['tool']:22} {row['median_ms']:16.0f} {row['added_ms']:+9.0f} "
+            f"{row['first_output_bytes']:15,} {row['later_output_bytes']:12,.0f}"
+        )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "cell_cost.json").write_text(
+        json.dumps({"loops": args.loops, "rounds": args.rounds, "rows": rows}, indent=2) + "\n"
+    )
+    print(f"wrote {RESULTS / 'cell_cost.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
