@@ -11,7 +11,8 @@ constraints.txt; HTA into benchmarks/.venv-hta), then runs:
 5. the judgements the tests leave to the benchmark, each its own script run here as a child process:
    the crash-safety journal's cost (bench_journal), the findings' estimates against the gains measured
    by fixing the planted cause (bench_findings), the request capture against a server's exact schedule
-   (bench_capture), and compare's noise floor against a planted slowdown (bench_compare).
+   (bench_capture), and compare's noise floor against a planted slowdown (bench_compare); and what a
+   profiled cell costs end to end, execute request to idle and notebook bytes (bench_cell_cost).
 
 Prints the table, writes benchmarks/results/bench.json and bench.md, and rewrites the README's region
 between `<!-- bench:start -->` and `<!-- bench:end -->`. Targets are reported, never enforced.
@@ -37,9 +38,12 @@ sys.path.insert(0, str(HERE))
 
 import report  # noqa: E402
 
-SECTIONS = ("overhead", "accuracy", "scale", "kineto", "journal", "findings", "capture", "compare")
+SECTIONS = (
+    "overhead", "accuracy", "scale", "kineto", "cell_cost", "journal", "findings", "capture", "compare"
+)  # fmt: skip
 # Section -> the script's arguments (full run, --quick run); each writes results/<section>.json.
 SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
+    "cell_cost": (["--rounds", "7"], ["--rounds", "2"]),
     "journal": (["--rounds", "7", "--steps", "6000"], ["--rounds", "3", "--steps", "3000"]),
     "findings": (["--pairs", "5"], ["--pairs", "2"]),
     "capture": (["--requests", "20"], ["--requests", "8"]),

@@ -257,6 +257,29 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "lower",
             parsers[0]["peak_mb"] < hta["peak_mb"],
         )
+    cell = {row["tool"]: row for row in (results.get("cell_cost") or {}).get("rows", [])}
+    for tool, goal in (("%%fmprofile", 60), ("%%fmprofile --quiet", 40)):
+        if tool in cell:
+            peers = ", ".join(
+                f"{name} {row['added_ms']:+.0f}" for name, row in cell.items() if not name.startswith("%%fm")
+            )
+            added = cell[tool]["added_ms"]
+            add(
+                f"{tool}: request → idle, short cell",
+                f"{added:+.0f} ms ({peers})",
+                f"≤ +{goal} ms",
+                added <= goal,
+            )
+    if "%%fmprofile" in cell:
+        later = cell["%%fmprofile"]["later_output_bytes"] / 1000
+        peer = cell.get("%%pyinstrument", {}).get("later_output_bytes")
+        versus = "" if peer is None else f" (%%pyinstrument {peer / 1000:.0f} KB)"
+        add(
+            "notebook bytes per profiled cell after the first",
+            f"{later:.0f} KB{versus}",
+            "≤ 150 KB",
+            later <= 150,
+        )
     journal = results.get("journal") or {}
     if "ratio" in journal:
         add(
