@@ -37,8 +37,9 @@ def test_the_sampling_line_is_the_attach(tmp_path: Path, monkeypatch: pytest.Mon
     # to the path after -o.
     script = (
         'out=""; prev=""; for a in "$@"; do [ "$prev" = "-o" ] && out="$a"; prev="$a"; done\n'
-        "echo 'py-spy> Sampling process 100 times a second. Press Control-C to exit.'\n"
+        # The trap first: the collector may send SIGINT as soon as it reads the line.
         "trap 'echo [] > \"$out\"; exit 0' INT\n"
+        "echo 'py-spy> Sampling process 100 times a second. Press Control-C to exit.'\n"
         "while :; do sleep 0.05; done\n"
     )
     monkeypatch.setenv(pyspy.PY_SPY_ENV, str(_fake_py_spy(tmp_path, script)))
