@@ -288,3 +288,19 @@ def test_a_path_of_many_spans_is_stored_summarized_and_recomputable() -> None:
     [group] = parallel["groups"]
     assert group["calls"] == 2_000 and len(group["span_ids"]) == 100
     assert len(json.dumps(stored)) < len(json.dumps(full)) / 10
+
+
+def test_the_path_is_reused_for_the_same_recording_and_recomputed_when_it_changes() -> None:
+    rec = _rec(Span(1, "cell", "cell", 0, 100 * MS, parent_id=None, attrs={}), _span(2, "parse", 10, 40))
+    first = critical_path(rec)
+    assert critical_path(rec) is first  # the metrics and the finding rules share one walk
+    rec.add_span(_span(3, "llm", 50, 90))
+    second = critical_path(rec)
+    assert second is not first and [s.span_id for s in second.segments if s.kind == "llm"] == [3]
+    open_span = _span(4, "parse", 92, None)
+    rec.add_span(open_span)
+    before_close = critical_path(rec)
+    open_span.end_ns = 99 * MS  # closed at stop: the same count of spans, one fewer open
+    assert critical_path(rec) is not before_close
+    other = _rec(Span(1, "cell", "cell", 0, 100 * MS, parent_id=None, attrs={}), _span(2, "parse", 10, 40))
+    assert critical_path(other) is not first  # equal content, another recording
