@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,9 @@ import workbench as wb
 from workbench.collectors import pyspy
 
 
-def _fake_py_spy(tmp_path: Path, script: str) -> Path:
+def _fake_py_spy(tmp_path: Path, script: str, shebang: str = "/bin/sh") -> Path:
     fake = tmp_path / "py-spy"
-    fake.write_text("#!/bin/sh\n" + script)
+    fake.write_text(f"#!{shebang}\n" + script)
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     return fake
 
@@ -35,14 +36,20 @@ def test_an_attach_that_fails_after_the_old_fixed_wait_still_falls_back(
 def test_the_sampling_line_is_the_attach(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The stand-in says it samples and then waits for SIGINT like py-spy; it then writes an empty trace
     # to the path after -o.
+    # In Python, not sh: a shell started with SIGINT ignored (a background job of a script, as CI may
+    # run us) cannot trap it, while py-spy itself, like this stand-in, installs its own handler.
     script = (
-        'out=""; prev=""; for a in "$@"; do [ "$prev" = "-o" ] && out="$a"; prev="$a"; done\n'
-        # The trap first: the collector may send SIGINT as soon as it reads the line.
-        "trap 'echo [] > \"$out\"; exit 0' INT\n"
-        "echo 'py-spy> Sampling process 100 times a second. Press Control-C to exit.'\n"
-        "while :; do sleep 0.05; done\n"
+        "import signal, sys, time\n"
+        "out = sys.argv[sys.argv.index('-o') + 1]\n"
+        "def stop(*_):\n"
+        "    open(out, 'w').write('[]')\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGINT, stop)  # first: the collector may send SIGINT once it reads the line\n"
+        "print('py-spy> Sampling process 100 times a second. Press Control-C to exit.', flush=True)\n"
+        "while True:\n"
+        "    time.sleep(0.05)\n"
     )
-    monkeypatch.setenv(pyspy.PY_SPY_ENV, str(_fake_py_spy(tmp_path, script)))
+    monkeypatch.setenv(pyspy.PY_SPY_ENV, str(_fake_py_spy(tmp_path, script, sys.executable)))
     with wb.profile(name="attached", store=tmp_path / "store") as run:
         pass
     status = run.collectors[0]
@@ -53,8 +60,8 @@ def test_a_py_spy_that_never_speaks_is_taken_as_attaching_after_the_timeout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pyspy, "ATTACH_TIMEOUT_S", 0.2)
-    script = "trap 'exit 0' INT\nwhile :; do sleep 0.05; done\n"
-    monkeypatch.setenv(pyspy.PY_SPY_ENV, str(_fake_py_spy(tmp_path, script)))
+    script = "import signal, sys, time\nsignal.signal(signal.SIGINT, lambda *_: sys.exit(0))\ntime.sleep(60)"
+    monkeypatch.setenv(pyspy.PY_SPY_ENV, str(_fake_py_spy(tmp_path, script, sys.executable)))
     with wb.profile(name="silent", store=tmp_path / "store") as run:
         pass
     status = run.collectors[0]
