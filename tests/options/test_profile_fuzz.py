@@ -1,0 +1,87 @@
+"""The magic's option line at its boundary: every line gives options or one `OptionsError` that names the
+problem and shows the usage; none raises anything else or hangs (a hang shows as a pytest-timeout
+failure, not a timing tolerance)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from workbench.options import ProfileOptions
+from workbench.options.profile import OptionsError, parse_options
+
+# Pieces of the option grammar, so that generated lines reach the value parsers, not only argparse.
+PIECES = [
+    "--name", "--store", "--rate", "--native", "--gil", "--idle", "--no-cpu", "--no-tokens", "--kernels",
+    "--no-kernels", "--gil-probe", "--nvml-rate", "--capture-text", "--slo", "--quiet", "--ignore-finding",
+    "--budget", "--baseline", "--repeat", "--warmup", "--sweep", "--ra", "--no", "-", "--", "=", " ", " ",
+    "100", "0", "-1", "1e309", "nan", "inf", "9" * 30, "x", "a=1,2", "b=[1,(2,)],'s'", "c=", "=1", "def=1",
+    "ttft_ms=200", "e2e_ms=-5", "tpot_ms=nan", "wall_s<=5", "e2e_ms.p50<=+10%", "wall_s", "sequential_llm",
+    "nope_kind", "'", '"', "\\", "é", "\t", "\x00", "[" * 50, "1,,2", "-1e3",
+]  # fmt: skip
+
+LINES = st.lists(st.sampled_from(PIECES), max_size=10).map(" ".join)
+GLUED = st.lists(st.sampled_from(PIECES), max_size=8).map("".join)
+ANY_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=60)
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _options_or_one_clear_error(line: str) -> None:
+    try:
+        options = parse_options(line)
+    except OptionsError as error:
+        message = str(error)
+        assert message.strip() and "usage: %%fmprofile" in message or "cannot parse options" in message
+    else:
+        assert isinstance(options, ProfileOptions)
+        assert 1 <= options.rate <= 10_000
+        assert options.repeat is None or options.repeat >= 1
+        assert options.warmup >= 0
+
+
+@pytest.mark.timeout(120)
+@SETTINGS
+@given(LINES)
+def test_lines_made_of_the_options_pieces_parse_or_fail_cleanly(line: str) -> None:
+    _options_or_one_clear_error(line)
+
+
+@pytest.mark.timeout(120)
+@SETTINGS
+@given(GLUED)
+def test_pieces_glued_together_parse_or_fail_cleanly(line: str) -> None:
+    _options_or_one_clear_error(line)
+
+
+@pytest.mark.timeout(120)
+@SETTINGS
+@given(ANY_TEXT)
+def test_any_text_parses_or_fails_cleanly(line: str) -> None:
+    _options_or_one_clear_error(line)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("--rate 0", "--rate"),
+        ("--rate nan", "--rate"),
+        ("--nvml-rate inf", "--nvml-rate"),
+        ("--repeat 0", "--repeat"),
+        ("--repeat " + "9" * 5000, "--repeat"),  # past int's digit limit
+        ("--sweep " + "x=" + "[" * 5000, None),  # a value too deep to read as a literal: kept as text
+        ("--slo ttft_ms=nan", "--slo"),
+        ("--budget wall_s", "--budget"),
+        ("--ignore-finding nope_kind", "--ignore-finding"),
+        ("--name 'unclosed", "cannot parse options"),
+        ("--kernels --no-kernels", "not allowed with"),
+    ],
+)
+def test_known_bad_values_name_their_option(line: str, problem: str | None) -> None:
+    if problem is None:
+        options = parse_options(line)
+        assert options.sweep == {"x": ["[" * 5000]}
+        return
+    with pytest.raises(OptionsError, match=problem):
+        parse_options(line)
