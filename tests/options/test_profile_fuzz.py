@@ -32,7 +32,7 @@ def _options_or_one_clear_error(line: str) -> None:
         options = parse_options(line)
     except OptionsError as error:
         message = str(error)
-        assert message.strip() and "usage: %%fmprofile" in message or "cannot parse options" in message
+        assert "usage: %%fmprofile" in message or message.startswith("cannot parse options")
     else:
         assert isinstance(options, ProfileOptions)
         assert 1 <= options.rate <= 10_000
