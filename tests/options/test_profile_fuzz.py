@@ -24,7 +24,6 @@ PIECES = [
 LINES = st.lists(st.sampled_from(PIECES), max_size=10).map(" ".join)
 GLUED = st.lists(st.sampled_from(PIECES), max_size=8).map("".join)
 ANY_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=60)
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _options_or_one_clear_error(line: str) -> None:
@@ -40,24 +39,11 @@ def _options_or_one_clear_error(line: str) -> None:
         assert options.warmup >= 0
 
 
-@pytest.mark.timeout(120)
-@SETTINGS
-@given(LINES)
-def test_lines_made_of_the_options_pieces_parse_or_fail_cleanly(line: str) -> None:
-    _options_or_one_clear_error(line)
-
-
-@pytest.mark.timeout(120)
-@SETTINGS
-@given(GLUED)
-def test_pieces_glued_together_parse_or_fail_cleanly(line: str) -> None:
-    _options_or_one_clear_error(line)
-
-
-@pytest.mark.timeout(120)
-@SETTINGS
-@given(ANY_TEXT)
-def test_any_text_parses_or_fails_cleanly(line: str) -> None:
+@pytest.mark.timeout(300)
+@settings(max_examples=900, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(LINES, GLUED, ANY_TEXT))
+def test_any_option_line_parses_or_fails_cleanly(line: str) -> None:
+    # Lines of the options' pieces, the pieces glued without spaces, and any text at all.
     _options_or_one_clear_error(line)
 
 
