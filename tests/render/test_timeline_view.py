@@ -128,3 +128,26 @@ def test_many_token_arrivals_merge_into_dots_per_request_and_bin() -> None:
     assert len(keys) == len(set(keys)) < n / 10
     small = _run(spans, tokens[:100], duration_ms=1000.0)
     assert small.token_bin_ms == 0.0 and len(small.tokens) == 100
+
+
+def test_beyond_the_bar_limit_the_root_the_path_and_the_longest_spans_are_drawn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import workbench.render.timeline_view as timeline
+
+    monkeypatch.setattr(timeline, "MAX_SPAN_BARS", 20)
+    # A cell of 100 short parse steps one after another, every tenth a long one, then one LLM call last.
+    spans = [Span(1, "cell", "cell", 0, 1200 * MS, parent_id=None)]
+    for i in range(100):
+        length = 5 * MS if i % 10 == 0 else MS // 10
+        spans.append(Span(2 + i, f"step {i}", "parse", i * 10 * MS, i * 10 * MS + length, parent_id=1))
+    spans.append(Span(200, "generate", "llm", 1000 * MS, 1200 * MS, parent_id=1))
+    view = _run(spans, duration_ms=1200.0)
+    names = {b.name for b in view.bars}
+    assert len(view.bars) == 20 and view.spans_total == 102
+    assert {"cell", "generate"} <= names  # the root, and the path's last and longest span
+    assert {f"step {i}" for i in range(0, 100, 10)} <= names  # the long steps before the short ones
+    starts = [b.start_ms for b in view.bars if b.kind == "parse"]
+    assert starts == sorted(starts)  # still in recording order
+    monkeypatch.setattr(timeline, "MAX_SPAN_BARS", 500)
+    assert _run(spans, duration_ms=1200.0).spans_total == 0  # all drawn: no note in the title

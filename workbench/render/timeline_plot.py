@@ -102,6 +102,11 @@ class TimelineRenderer:
         title = "Timeline · spans by nesting (a child below its parent) · dots: token arrivals"
         if view.token_bin_ms:
             title += f" (one dot per request per {_bin_phrase(view.token_bin_ms)})"
+        if view.spans_total:
+            title += (
+                f" · {len(view.bars):,} of {view.spans_total:,} spans drawn: the path's and the longest "
+                "(all in the Perfetto export)"
+            )
         if view.path:
             title += " · top row: critical path (spans on it outlined)"
         fig = figure(

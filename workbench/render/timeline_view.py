@@ -22,6 +22,9 @@ NS_PER_MS = 1e6
 # notebook output stays a few MB instead of holding 100k dots.
 MAX_TOKEN_DOTS = 20_000
 TOKEN_BINS = 4_000
+# Span bars drawn up to here; beyond, the cell's root, the spans the critical path crosses and then the
+# longest others (a cell of 100,000 spans made a 25 MB output of bars narrower than a pixel).
+MAX_SPAN_BARS = 5_000
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ class TimelineView:
     path: list[PathSegment] = field(default_factory=list)
     # Milliseconds of arrivals one dot stands for, when merged (0: one dot per arrival).
     token_bin_ms: float = 0.0
+    # How many spans the run has, when only some are drawn (0: all are).
+    spans_total: int = 0
 
     @property
     def lanes(self) -> int:
@@ -76,9 +81,10 @@ class TimelineView:
         shift = 1 if path else 0
         lanes = {span_id: lane + shift for span_id, lane in assign_lanes(rec.spans, run.duration_ns).items()}
         on_path = stages.path_span_ids if path else frozenset()
+        drawn = shown_spans(rec.spans, on_path, MAX_SPAN_BARS)
         bars = [
             _bar(s, lanes[s.span_id], run.duration_ns, rec.thread_name(s.thread_id), s.span_id in on_path)
-            for s in rec.spans
+            for s in drawn
         ]
         names = {s.span_id: s.name for s in rec.spans}
         # Arrivals of a request with no span still show, on a row of their own below the spans.
@@ -98,7 +104,8 @@ class TimelineView:
         if len(tokens) > MAX_TOKEN_DOTS:
             bin_ms = duration_ms / TOKEN_BINS
             tokens = merge_token_points(tokens, bin_ms)
-        return cls(bars=bars, tokens=tokens, duration_ms=duration_ms, path=path, token_bin_ms=bin_ms)
+        total = len(rec.spans) if len(drawn) < len(rec.spans) else 0
+        return cls(bars, tokens, duration_ms, path, token_bin_ms=bin_ms, spans_total=total)
 
     def bar_columns(self) -> dict[str, list[Any]]:
         data = _columns(self.bars, SpanBar)
@@ -185,6 +192,21 @@ class _Lanes:
         before = index > 0 and ends[index - 1] > start
         after = index < len(starts) and starts[index] < end
         return before or after
+
+
+def shown_spans(spans: list[Span], on_path: frozenset[int], limit: int = MAX_SPAN_BARS) -> list[Span]:
+    """The spans drawn as bars, in recording order: all of them up to `limit`; beyond, the roots and the
+    spans on the critical path first, then the longest others."""
+    if len(spans) <= limit:
+        return spans
+
+    def rank(span: Span) -> tuple[bool, int]:
+        must = span.parent_id is None or span.span_id in on_path
+        end = span.end_ns if span.end_ns is not None else span.start_ns
+        return (not must, -(end - span.start_ns))
+
+    kept = {s.span_id for s in sorted(spans, key=rank)[:limit]}
+    return [s for s in spans if s.span_id in kept]
 
 
 def assign_lanes(spans: list[Span], run_end_ns: int) -> dict[int, int]:
