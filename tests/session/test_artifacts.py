@@ -77,3 +77,14 @@ def test_a_note_removes_the_stale_files_and_the_next_use_shows_it(tmp_path: Path
     assert "report.html" not in names and "trace.json" not in names and "cpu.speedscope.json" in names
     assert "1. in the trace" in artifacts.ensure_artifact(path, "trace.json").read_text()
     assert "in the trace" in artifacts.ensure_artifact(path, "report.html").read_text()
+
+
+def test_a_sweep_runs_report_after_a_note_is_the_sweep_page_again(tmp_path: Path) -> None:
+    from tests.render.test_sweep_view import _sweep
+
+    path = save_run(_sweep(), tmp_path / "runs")
+    artifacts.write_artifacts(load_run(path), path, ("report.html",))
+    first = (path / "report.html").read_text()
+    assert "sweep sweep-b" in first
+    note("a look at the front", str(path))
+    assert "sweep sweep-b" in artifacts.ensure_artifact(path, "report.html").read_text()

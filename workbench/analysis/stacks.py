@@ -34,12 +34,12 @@ _INFRASTRUCTURE_PATHS = (
 )
 # The profiler's own package, wherever it is installed (a user's folder named "workbench" is not it).
 _WORKBENCH_DIR = str(Path(__file__).resolve().parents[1]) + os.sep
-# ipykernel compiles each cell to /tmp/ipykernel_<pid>/<hash>.py; plain IPython uses <ipython-input-...>.
 # Its instrumentation: frames that wrap the user's own calls (hooks around a client library, spans) or
 # serve them (the synthetic LLM server a demo runs in a thread).
 _INSTRUMENTATION = tuple(
     _WORKBENCH_DIR + part for part in (f"instrument{os.sep}", "api.py", "active.py", f"serve{os.sep}")
 )
+# ipykernel compiles each cell to /tmp/ipykernel_<pid>/<hash>.py; plain IPython uses <ipython-input-...>.
 _CELL_FILE = re.compile(r"ipykernel_\d+/\d+\.py$|^<ipython-input-\d+-")
 
 

@@ -45,8 +45,9 @@ def report_html(run: Run) -> str:
     return _report(run)[0]
 
 
-# The session writes report.html and the magic then shows the same page: keep the last one rendered
-# (one entry, so no run is held on to) instead of drawing the dashboard twice.
+# The magic shows the page when the cell ends; report.html written later in this process from the same
+# run (`ensure_artifact`, `workbench.session.write_artifacts`) reuses it: keep the last one rendered (one
+# entry, so no run is held on to) instead of drawing the dashboard twice.
 _last_report: tuple[tuple[int, str, int, int], tuple[str, int]] | None = None
 
 

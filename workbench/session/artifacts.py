@@ -75,9 +75,16 @@ def _write_speedscope(run: Run, path: Path) -> None:
 
 
 def _write_report(run: Run, path: Path) -> None:
-    from workbench.render import report_html
+    # A sweep's parent run has no recording of its own to draw: its page is the sweep's table and front.
+    if isinstance(run.metrics.get("sweep"), dict):
+        from workbench.render.sweep_report import sweep_html
 
-    rundir.write_atomic(path, report_html(run).encode())
+        page = sweep_html(run)
+    else:
+        from workbench.render import report_html
+
+        page = report_html(run)
+    rundir.write_atomic(path, page.encode())
 
 
 _WRITERS: dict[str, Callable[[Run, Path], None]] = {

@@ -17,7 +17,7 @@ from workbench.clock import RunClock
 from workbench.model.events import Span
 from workbench.model.run import Run
 from workbench.options import ProfileOptions
-from workbench.session.artifacts import REPORT_FILE
+from workbench.session.artifacts import REPORT_FILE, write_artifacts
 from workbench.session.environment import capture_environment
 from workbench.session.profile_session import new_run_id
 from workbench.store import rundir
@@ -79,10 +79,4 @@ class SweepRun:
             path = rundir.save_run(run, runs_dir(Path(store)))
         except OSError as error:
             return [f"the sweep run could not be saved under {store}: {error}"]
-        try:
-            from workbench.render.sweep_report import sweep_html
-
-            rundir.write_atomic(path / REPORT_FILE, sweep_html(run).encode())
-        except Exception as error:
-            return [f"could not write {REPORT_FILE}: {type(error).__name__}: {error}"]
-        return []
+        return write_artifacts(run, path, (REPORT_FILE,))
