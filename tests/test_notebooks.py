@@ -76,3 +76,69 @@ def test_demo_notebook_html_shows_the_dashboard_offline(
         script_errors = [e for e in errors if "Failed to load resource" not in e]
         assert not script_errors
         assert len(errors) - len(script_errors) <= len(blocked)
+
+
+# In each output's frame: drawn canvases (Bokeh's are in shadow roots), or the output's static picture.
+FRAMES_JS = """
+() => Array.from(document.querySelectorAll('div.fm-workbench-output')).map(box => {
+  const frame = box.querySelector('iframe');
+  const win = frame && frame.contentWindow;
+  let canvases = 0;
+  const walk = (node) => {
+    for (const el of node.querySelectorAll('*')) {
+      if (el.tagName === 'CANVAS' && el.width > 0) canvases++;
+      if (el.shadowRoot) walk(el.shadowRoot);
+    }
+  };
+  if (win && win.document && frame.style.display !== 'none') walk(win.document);
+  const picture = box.querySelector('.wb-static');
+  const line = box.querySelector('.fmwb-no-bokeh');
+  return {canvases, picture: picture ? getComputedStyle(picture).display : null,
+          line: line && line.style.display !== 'none' ? line.textContent : ''};
+})
+"""
+
+
+@pytest.mark.browser
+def test_five_profiled_cells_carry_bokehjs_once_and_all_paint_in_nbconvert_html(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chromium_executable: str
+) -> None:
+    sys.path.insert(0, str(ROOT))
+    from tests.browser import open_offline_page
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("%load_ext workbench")] + [
+        nbformat.v4.new_code_cell(f"%%fmprofile --name cell-{i}\nsum(i * i for i in range(200_000))")
+        for i in range(5)
+    ]
+    execute(notebook, tmp_path, monkeypatch)
+    outputs = [
+        next(o for o in cell.outputs if "text/html" in o.get("data", {})) for cell in notebook.cells[1:]
+    ]
+    carried = ['class="fmwb-bokehjs"' in o.data["text/html"] for o in outputs]
+    assert carried == [True, False, False, False, False]
+    sizes = [len(nbformat.writes(nbformat.v4.new_notebook(cells=[cell]))) for cell in notebook.cells[1:]]
+    assert sizes[0] < 2_000_000 and max(sizes[1:]) < 150_000, sizes
+
+    def paint(nb: nbformat.NotebookNode, name: str) -> list[dict[str, object]]:
+        page_path = tmp_path / name
+        page_path.write_text(HTMLExporter().from_notebook_node(nb)[0])
+        with open_offline_page(page_path, chromium_executable) as (page, _, errors):
+            page.wait_for_function(
+                f"() => ({FRAMES_JS})().every(f => f.canvases > 0 || f.line)", timeout=60_000
+            )
+            frames: list[dict[str, object]] = page.evaluate(FRAMES_JS)
+        assert not [e for e in errors if "Failed to load resource" not in e]
+        return frames
+
+    frames = paint(notebook, "five.html")
+    assert len(frames) == 5
+    assert all(f["canvases"] and f["picture"] == "none" and not f["line"] for f in frames), frames
+
+    # The first dashboard's output cleared: the others show their static picture and say how to get the
+    # interactive one back (a page without FM Workbench's JupyterLab extension has no BokehJS of its own).
+    notebook.cells[1].outputs = []
+    frames = paint(notebook, "cleared.html")
+    assert len(frames) == 4
+    assert all(not f["canvases"] and f["picture"] == "block" for f in frames), frames
+    assert all("Run this cell again" in str(f["line"]) for f in frames)

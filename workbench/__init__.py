@@ -53,14 +53,16 @@ def show(run: Run | str | Path, store: str | Path | None = None) -> None:
     id prefix, name or directory. Outside a notebook, print its summary."""
     from IPython.display import display
 
+    from workbench.notebook.bokehjs_carrier import carry_bokehjs
     from workbench.notebook.shown_runs import remember
     from workbench.render import notebook_bundle, summary_text
 
     if not isinstance(run, Run):
         run = load_run(run, store)
     if _in_notebook():
-        handle = display(notebook_bundle(run), raw=True, display_id=True)  # type: ignore[no-untyped-call]
-        remember(run.id, handle)
+        carried = carry_bokehjs()
+        bundle = notebook_bundle(run, carry_bokehjs=carried)
+        remember(run.id, display(bundle, raw=True, display_id=True), carried)  # type: ignore[no-untyped-call]
     else:
         print(summary_text(run))
 

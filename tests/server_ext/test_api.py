@@ -313,3 +313,20 @@ def test_a_run_holding_a_file_that_links_outside_is_neither_listed_nor_served(
     assert (server.root / "nb" / ".fmprofile" / "runs" / run_id).is_dir()
     secret_meta = server.root.parent / "outside" / ".fmprofile" / "runs"
     assert all("written through" not in p.read_text() for p in secret_meta.glob("*/run.json"))
+
+
+def test_bokehjs_is_this_servers_bokeh_for_a_logged_in_page_only(server: Server) -> None:
+    import bokeh
+
+    response = server.get("bokehjs")
+    assert response.status_code == 200, response.text[:300]
+    assert response.headers["X-BokehJS-Version"] == bokeh.__version__
+    assert response.headers["Content-Type"].startswith("text/javascript")
+    # The three components the dashboards use, and not MathJax (2 MB the dashboards never need).
+    assert response.text.count(f'"{bokeh.__version__}"') >= 1 and len(response.text) > 1_000_000
+    assert "MathJax" not in response.text[:2000]
+    again = requests.get(
+        server.api("bokehjs"), headers={**_auth(True), "If-None-Match": response.headers["Etag"]}, timeout=60
+    )
+    assert again.status_code == 304  # the page's next load revalidates instead of fetching 2 MB
+    assert server.get("bokehjs", token=False).status_code == 403

@@ -150,13 +150,15 @@ def _is_magic_line(line: str) -> bool:
 
 def show_run(run: Run, options: ProfileOptions, live: LiveView | None = None) -> None:
     """The final output; in the live view's place when there was one, so no widget stays behind."""
+    from workbench.notebook.bokehjs_carrier import carry_bokehjs
     from workbench.render import notebook_bundle, summary_line
 
     if options.quiet:
         print(f"{summary_line(run)}  [saved: {run.path}]")
         return
     try:
-        bundle = notebook_bundle(run)
+        carried = carry_bokehjs()
+        bundle = notebook_bundle(run, carry_bokehjs=carried)
     except Exception as error:
         print(f"{summary_line(run)}  [dashboard failed: {error}; saved: {run.path}]", file=sys.stderr)
         if live is not None:
@@ -164,9 +166,9 @@ def show_run(run: Run, options: ProfileOptions, live: LiveView | None = None) ->
         return
     if live is not None:
         live.replace(bundle)
-        remember(run.id, live.handle)
+        remember(run.id, live.handle, carried)
     else:
-        remember(run.id, display(bundle, raw=True, display_id=True))  # type: ignore[no-untyped-call]
+        remember(run.id, display(bundle, raw=True, display_id=True), carried)  # type: ignore[no-untyped-call]
 
 
 def show_budget(run: Run) -> None:

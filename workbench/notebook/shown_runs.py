@@ -16,16 +16,17 @@ from workbench.saved.notes import on_note_added
 # Runs of a long session: the handles are small, but the map must not grow without end.
 MAX_REMEMBERED = 200
 
-_handles: OrderedDict[str, list[Any]] = OrderedDict()
+# Each handle, and whether its output carries BokehJS (`notebook.bokehjs_carrier`): a redraw keeps that.
+_handles: OrderedDict[str, list[tuple[Any, bool]]] = OrderedDict()
 
 
-def remember(run_id: str, handle: Any) -> None:
+def remember(run_id: str, handle: Any, carries_bokehjs: bool = False) -> None:
     """`handle` (an IPython DisplayHandle) shows the dashboard of run `run_id`."""
     if handle is None:
         return
     on_note_added(redraw)
     handles = _handles.setdefault(run_id, [])
-    handles.append(handle)
+    handles.append((handle, carries_bokehjs))
     _handles.move_to_end(run_id)
     while len(_handles) > MAX_REMEMBERED:
         _handles.popitem(last=False)
@@ -38,11 +39,13 @@ def redraw(run: Run) -> int:
         return 0
     from workbench.render import notebook_bundle
 
-    bundle = notebook_bundle(run)
+    bundles: dict[bool, dict[str, str]] = {}
     updated = 0
-    for handle in handles:
+    for handle, carries in handles:
         try:
-            handle.update(bundle, raw=True)
+            if carries not in bundles:
+                bundles[carries] = notebook_bundle(run, carry_bokehjs=carries)
+            handle.update(bundles[carries], raw=True)
             updated += 1
         except Exception as error:  # a closed frontend: the note is saved all the same
             print(f"workbench: could not redraw the dashboard of {run.id} ({error})", file=sys.stderr)

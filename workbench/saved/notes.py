@@ -124,4 +124,5 @@ def note_from_dashboard(encoded: str) -> None:
 
         # The run as `note` loaded it: its dashboard was just drawn for report.html, and is reused.
         metadata = {REDRAW_KEY: {"run": added.run.id}}
-        display(notebook_bundle(added.run), raw=True, metadata=metadata)  # type: ignore[no-untyped-call]
+        # Without BokehJS: the frontend moves it over when the output it replaces carried it.
+        display(notebook_bundle(added.run, carry_bokehjs=False), raw=True, metadata=metadata)  # type: ignore[no-untyped-call]

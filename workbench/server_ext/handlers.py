@@ -10,6 +10,8 @@ POST and DELETE (JupyterLab's fetch sends the token header, which satisfies it).
     POST   runs/ID/notes?path=DIR             {"text", "t_ns"?, "end_ns"?}: append a note
     DELETE runs/ID?path=DIR                   remove the run
     GET    compare?path=DIR&a=ID&b=ID[&format=text]   the compare report of B against baseline A
+    GET    bokehjs                            this server's BokehJS, one script (the lab extension gives it
+                                              to the dashboards in notebook outputs; header X-BokehJS-Version)
 """
 
 from __future__ import annotations
@@ -170,6 +172,18 @@ class CompareHandler(StoreHandler):
             self.reply_json({"a": a.name, "b": b.name, "text": report})
 
 
+class BokehJSHandler(StoreHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        from workbench.render.bokehjs import VERSION, bokehjs_source
+
+        source: str = await self.in_thread(bokehjs_source)
+        self.set_header("X-BokehJS-Version", VERSION)
+        # The browser keeps it and asks again with its ETag: a 304 until Bokeh changes.
+        self.set_header("Cache-Control", "no-cache")
+        self.finish(source.encode("utf-8"), set_content_type="text/javascript; charset=UTF-8")
+
+
 def setup_handlers(web_app: Any, root_dir: str) -> None:
     base = url_path_join(web_app.settings["base_url"], "fmprofile", "api")
     run_id = r"(?P<run_id>[^/]+)"
@@ -182,5 +196,6 @@ def setup_handlers(web_app: Any, root_dir: str) -> None:
             (url_path_join(base, "runs", run_id, "report"), ReportHandler),
             (url_path_join(base, "runs", run_id, "notes"), NotesHandler),
             (url_path_join(base, "compare"), CompareHandler),
+            (url_path_join(base, "bokehjs"), BokehJSHandler),
         ],
     )

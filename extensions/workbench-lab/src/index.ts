@@ -12,6 +12,8 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
 
+import { provideBokehJS, withTimeout } from './bokehjs';
+import { keepBusyWhileExecuting } from './busy';
 import { listenForNotes } from './notes';
 import { IProfiledCell, profileActiveCell, ProfileTracker } from './profile';
 import { RunsPanel } from './sidebar';
@@ -32,13 +34,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   requires: [INotebookTracker],
   optional: [ICommandPalette, ILabShell, IStatusBar],
-  activate: (
+  activate: async (
     app: JupyterFrontEnd,
     notebooks: INotebookTracker,
     palette: ICommandPalette | null,
     labShell: ILabShell | null,
     statusBar: IStatusBar | null
   ) => {
+    // Before the notebooks are restored: their dashboards and live widgets need it (bokehjs.ts).
+    await withTimeout(provideBokehJS(), 5000, null);
     const tracker = new ProfileTracker();
     const current = (): NotebookPanel | null => notebooks.currentWidget;
     // `%%fmprofile` cells run as usual, and the kernel's live counters (the fmprofile_status comm).
@@ -65,6 +69,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette?.addItem({ command: COMMAND, category: 'FM Workbench' });
 
     notebooks.widgetAdded.connect((_, panel) => {
+      keepBusyWhileExecuting(panel.sessionContext.session?.kernel);
+      panel.sessionContext.kernelChanged.connect((__, change) => keepBusyWhileExecuting(change.newValue));
       const button = new ToolbarButton({
         icon: profileIcon,
         label: 'Profile',

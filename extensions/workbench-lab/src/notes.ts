@@ -10,6 +10,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { KernelMessage } from '@jupyterlab/services';
 
 import { addNote } from './api';
+import { keepCarrier } from './carrier';
 
 // The metadata key of the redrawn dashboard the kernel sends back (workbench.saved.notes.REDRAW_KEY).
 const REDRAW_KEY = 'fmprofile_redraw';
@@ -103,7 +104,13 @@ function replaceOutput(panel: NotebookPanel, frame: HTMLIFrameElement, bundle: I
     }
     const index = cell.outputArea.widgets.findIndex(widget => widget.node.contains(frame));
     if (index >= 0) {
-      cell.model.outputs.set(index, { output_type: 'display_data', data: bundle, metadata: {} });
+      const previous = cell.model.outputs.get(index).data['text/html'];
+      const html = bundle['text/html'];
+      const data =
+        typeof previous === 'string' && typeof html === 'string'
+          ? { ...bundle, 'text/html': keepCarrier(previous, html) }
+          : bundle;
+      cell.model.outputs.set(index, { output_type: 'display_data', data, metadata: {} });
     }
   }
 }
