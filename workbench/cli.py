@@ -48,9 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("findings", help="list the kinds of finding the rules report (for --ignore-finding)")
     export = commands.add_parser("export", help="export a run for Perfetto, speedscope or a browser")
     export.add_argument("run", help="run id, id prefix, name, or directory")
-    export.add_argument("--format", choices=sorted(EXPORT_FORMATS), required=True)
+    export.add_argument("--format", choices=sorted([*EXPORT_FORMATS, "otlp"]), required=True)
     export.add_argument(
         "-o", "--output", type=Path, help="output file (default: the file in the run directory)"
+    )
+    export.add_argument(
+        "--endpoint",
+        type=_otlp_endpoint,
+        metavar="URL",
+        help="--format otlp: the OTLP/HTTP base URL, /v1/traces and /v1/metrics appended "
+        "(default: $OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318)",
     )
     record = commands.add_parser("profile", help="run a Python script under the profiler and save the run")
     add_profile_options(record)
@@ -59,8 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     imported = commands.add_parser(
         "import", help="save a torch.profiler (Kineto) trace, .json or .json.gz, as a run"
     )
-    imported.add_argument("trace", type=Path, help="the trace file (e.g. from export_chrome_trace)")
+    imported.add_argument(
+        "trace",
+        type=Path,
+        nargs="+",
+        help="the trace file (e.g. from export_chrome_trace); several files, a directory or a glob: the "
+        "ranks of one job, as one run",
+    )
     imported.add_argument("--name", help="a name for the run (default: the file's name)")
+    imported.add_argument(
+        "--workers", type=int, default=None, help="processes parsing ranks in parallel (default: one per CPU)"
+    )
     add_check_command(commands)
     add_compare_command(commands)
     add_note_command(commands)
@@ -205,6 +221,37 @@ def cmd_export(key: str, fmt: str, output: Path | None, store: Path | None) -> i
     return 0
 
 
+def _otlp_endpoint(text: str) -> str:
+    from workbench.export import EndpointError, check_url
+
+    try:
+        return check_url(text, "the URL")
+    except EndpointError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def cmd_export_otlp(namespace: argparse.Namespace, store: Path | None) -> int:
+    """Send a run to an OpenTelemetry backend; exit status 1 with one line when it does not get there."""
+    from workbench.export import OtlpExportError, export_run
+
+    misuse = None
+    if namespace.format != "otlp":
+        misuse = "--endpoint goes with --format otlp only"
+    elif namespace.output is not None:
+        misuse = "--output does not apply to --format otlp (the run is sent, not written)"
+    if misuse:
+        print(f"workbench export: error: {misuse}", file=sys.stderr)
+        return 2
+    run = _load(namespace.run, store)
+    try:
+        result = export_run(run, namespace.endpoint)
+    except OtlpExportError as error:
+        print(f"workbench export: error: {error}", file=sys.stderr)
+        return 1
+    print(result.message())
+    return 0
+
+
 def cmd_profile(namespace: argparse.Namespace) -> int:
     from workbench.render import summary_text
     from workbench.session import ProfileSession
@@ -242,14 +289,15 @@ def _report_budget(run: Run) -> int:
     return 0 if record.get("passed") else 1
 
 
-def cmd_import(trace: Path, name: str | None, store: Path | None) -> int:
+def cmd_import(traces: list[Path], name: str | None, store: Path | None, workers: int | None = None) -> int:
     from workbench.importers.kineto import KinetoFormatError
     from workbench.render import summary_text
     from workbench.saved.import_kineto import load_kineto
 
     try:
-        run = load_kineto(trace, name=name, store=store)
-    except KinetoFormatError as error:
+        source = traces[0] if len(traces) == 1 else traces
+        run = load_kineto(source, name=name, store=store, workers=workers)
+    except (KinetoFormatError, FileNotFoundError) as error:
         print(f"workbench: error: {error}", file=sys.stderr)
         return 2
     print(summary_text(run))
@@ -348,9 +396,11 @@ def _run_command(namespace: argparse.Namespace, store: Path | None) -> int:
     if namespace.command == "findings":
         return cmd_finding_kinds()
     if namespace.command == "export":
+        if namespace.format == "otlp" or namespace.endpoint is not None:
+            return cmd_export_otlp(namespace, store)
         return cmd_export(namespace.run, namespace.format, namespace.output, store)
     if namespace.command == "import":
-        return cmd_import(namespace.trace, namespace.name, store)
+        return cmd_import(namespace.trace, namespace.name, store, namespace.workers)
     return cmd_note(namespace, store)
 
 

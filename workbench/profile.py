@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
 from workbench.analysis.slo import format_slo, parse_slo
 from workbench.model.run import Run
 from workbench.options import ProfileOptions
+from workbench.options.profile import DEFAULT_SERVER_RATE_HZ
 from workbench.session import ProfileSession
 
 
@@ -21,7 +22,8 @@ class profile:
     `capture_text`, and `slo` (a mapping such as `{"ttft_ms": 200}` or the magic's text form);
     `budget` (e.g. "wall_s<=0.5, e2e_ms.p50<=+10%") and `baseline` (a run key, or "-1") are checked when
     the block ends, into `run.metrics["budget"]` (a failing budget never raises here). Findings are in
-    `run.findings`; `ignore_findings` leaves kinds out.
+    `run.findings`; `ignore_findings` leaves kinds out. `server` (a URL or several) scrapes Prometheus
+    endpoints at `server_rate` Hz into `run.telemetry` and `run.metrics["server"]`.
     """
 
     def __init__(
@@ -43,6 +45,8 @@ class profile:
         budget: str | None = None,
         baseline: str | None = None,
         ignore_findings: tuple[str, ...] = (),
+        server: str | Sequence[str] = (),
+        server_rate: float = DEFAULT_SERVER_RATE_HZ,
     ) -> None:
         self.options = ProfileOptions(
             name=name,
@@ -62,6 +66,8 @@ class profile:
             budget=_budget(budget),
             baseline=baseline,
             ignore_findings=_ignored(ignore_findings),
+            server=(server,) if isinstance(server, str) else tuple(server),
+            server_rate=server_rate,
         )
         self._session: ProfileSession | None = None
 

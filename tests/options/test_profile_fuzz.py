@@ -15,7 +15,9 @@ from workbench.options.profile import OptionsError, parse_options
 PIECES = [
     "--name", "--store", "--rate", "--native", "--gil", "--idle", "--no-cpu", "--no-tokens", "--kernels",
     "--no-kernels", "--gil-probe", "--nvml-rate", "--capture-text", "--slo", "--quiet", "--ignore-finding",
-    "--budget", "--baseline", "--repeat", "--warmup", "--sweep", "--ra", "--no", "-", "--", "=", " ", " ",
+    "--budget", "--baseline", "--repeat", "--warmup", "--sweep", "--server", "--server-rate", "--otlp",
+    "--attach", "--server-profile", "http://127.0.0.1:8000", "https://h:99999", "http://", "ftp://x",
+    "http://[::1", "--ra", "--no", "-", "--", "=", " ", " ",
     "100", "0", "-1", "1e309", "nan", "inf", "9" * 30, "x", "a=1,2", "b=[1,(2,)],'s'", "c=", "=1", "def=1",
     "ttft_ms=200", "e2e_ms=-5", "tpot_ms=nan", "wall_s<=5", "e2e_ms.p50<=+10%", "wall_s", "sequential_llm",
     "nope_kind", "'", '"', "\\", "é", "\t", "\x00", "[" * 50, "1,,2", "-1e3",
@@ -37,6 +39,10 @@ def _options_or_one_clear_error(line: str) -> None:
         assert 1 <= options.rate <= 10_000
         assert options.repeat is None or options.repeat >= 1
         assert options.warmup >= 0
+        assert 0 < options.server_rate <= 100
+        assert all(url.startswith(("http://", "https://")) for url in options.server)
+        assert options.otlp is None or options.otlp.startswith(("http://", "https://"))
+        assert all(pid >= 1 for pid in options.attach)
 
 
 @pytest.mark.timeout(300)
@@ -62,6 +68,14 @@ def test_any_option_line_parses_or_fails_cleanly(line: str) -> None:
         ("--ignore-finding nope_kind", "--ignore-finding"),
         ("--name 'unclosed", "cannot parse options"),
         ("--kernels --no-kernels", "not allowed with"),
+        ("--server ftp://x", "--server"),
+        ("--server http://h:99999", "--server"),
+        ("--server-rate 0", "--server-rate"),
+        ("--server-rate nan", "--server-rate"),
+        ("--otlp localhost:4318", "--otlp"),
+        ("--attach 0", "--attach"),
+        ("--attach me", "--attach"),
+        ("--server-profile ' '", "--server-profile"),
     ],
 )
 def test_known_bad_values_name_their_option(line: str, problem: str | None) -> None:
@@ -71,3 +85,18 @@ def test_known_bad_values_name_their_option(line: str, problem: str | None) -> N
         return
     with pytest.raises(OptionsError, match=problem):
         parse_options(line)
+
+
+def test_serving_options_parse() -> None:
+    options = parse_options(
+        "--server http://127.0.0.1:8000 --server http://127.0.0.1:9000/metrics --server-rate 20 "
+        "--otlp http://127.0.0.1:4318 --attach 12 --attach 34 --server-profile /tmp/traces"
+    )
+    assert options.server == ("http://127.0.0.1:8000", "http://127.0.0.1:9000/metrics")
+    assert options.server_rate == 20.0
+    assert options.otlp == "http://127.0.0.1:4318"
+    assert options.attach == (12, 34)
+    assert options.server_profile == "/tmp/traces"
+    defaults = parse_options("")
+    assert (defaults.server, defaults.server_rate, defaults.otlp, defaults.attach) == ((), 10.0, None, ())
+    assert defaults.server_profile is None

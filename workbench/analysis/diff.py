@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.analysis.cpu import FlameNode, flame_tree
+from workbench.analysis.ranks import rank_pair
 from workbench.analysis.repeat import add_significance
 from workbench.analysis.stacks import is_cell_file
 from workbench.model.run import Run
@@ -94,6 +95,8 @@ class RunDiff:
     spans: pd.DataFrame
     kernels: pd.DataFrame
     flame: DiffNode
+    # "rank 0 vs rank 1" when A and B are two ranks of one job: they differ, neither is better.
+    peers: str | None = None
 
     def metric(self, name: str) -> dict[str, Any]:
         """One row of `metrics` as a dict (KeyError when the metric is not compared)."""
@@ -106,14 +109,20 @@ class RunDiff:
 def compare(a: Run, b: Run) -> RunDiff:
     """What changed from run `a` (the baseline) to run `b`. When both runs are repeated (`--repeat`), the
     metric table also says whether wall time and tokens/s differ beyond noise (see `analysis.repeat`)."""
+    pair = rank_pair(a, b)
+    metrics = add_significance(metric_deltas(a, b), a, b)
+    if pair is not None:
+        neutral = {"better": "changed", "worse": "changed"}
+        metrics["direction"] = metrics["direction"].map(lambda d: neutral.get(d, d))
     return RunDiff(
         a=a,
         b=b,
-        metrics=add_significance(metric_deltas(a, b), a, b),
+        metrics=metrics,
         functions=function_deltas(a, b),
         spans=span_deltas(a, b),
         kernels=kernel_deltas(a, b),
         flame=diff_tree(_tree(a), _tree(b)),
+        peers=None if pair is None else f"rank {pair[0]} vs rank {pair[1]}",
     )
 
 

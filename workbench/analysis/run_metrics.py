@@ -10,6 +10,8 @@ from workbench.analysis.cpu import cpu_metrics
 from workbench.analysis.critical_path import stage_metrics
 from workbench.analysis.gpu import gpu_metrics
 from workbench.analysis.repeat import repeat_metrics
+from workbench.analysis.server import server_metrics
+from workbench.analysis.server_split import add_ttft_split
 from workbench.analysis.tokens import token_metrics
 from workbench.model.gil import NOTES_KEY as GIL_NOTES_KEY
 from workbench.model.recording import Recording
@@ -43,6 +45,10 @@ def run_metrics(
     gpu = gpu_metrics(recording, window_ns, dict(notes))
     if gpu is not None:
         metrics["gpu"] = gpu
+    add_ttft_split(recording, metrics["tokens"])
+    server = server_metrics(recording, notes)
+    if server is not None:
+        metrics["server"] = server
     if repeat is not None:
         metrics["repeat"] = repeat_metrics(recording, repeat, warmup)
     if recording.dropped:

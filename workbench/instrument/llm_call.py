@@ -205,6 +205,8 @@ class LlmCall:
             self.attrs["finish_reason"] = info.finish_reason
         if info.prompt_tokens is not None:
             self.attrs["input_tokens"] = info.prompt_tokens
+        if info.server_metrics:
+            self.attrs["server_metrics"] = info.server_metrics
         n_tokens = 0
         if whole_body:
             n_tokens = info.completion_tokens or (1 if info.has_output else 0)

@@ -27,6 +27,8 @@ class ChunkInfo:
     model: str | None = None
     error: str | None = None
     done: bool = False
+    server_metrics: dict[str, float | None] | None = None
+    """vLLM's per-request `metrics` (`--enable-per-request-metrics`): queue, TTFT, generation time (ms)."""
 
 
 class SseDecoder:
@@ -108,7 +110,19 @@ def read_completion(payload: dict[str, Any]) -> ChunkInfo:
     if isinstance(usage, dict):
         info.completion_tokens = _int(usage.get("completion_tokens"))
         info.prompt_tokens = _int(usage.get("prompt_tokens"))
+    info.server_metrics = _server_metrics(payload.get("metrics"))
     return info
+
+
+def _server_metrics(value: object) -> dict[str, float | None] | None:
+    if not isinstance(value, dict):
+        return None
+    numbers = {
+        str(key): (float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None)
+        for key, v in value.items()
+        if v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+    }
+    return numbers or None
 
 
 def _message_output(message: dict[str, Any]) -> list[str]:

@@ -119,6 +119,15 @@ class Run:
         return pd.DataFrame(rows, columns=["request_id", "request", "t_ms", "n_tokens", "text"])
 
     @property
+    def telemetry(self) -> pd.DataFrame:
+        """Every telemetry counter on the dashboard's axis (ms since the run started): GPU (`gpu0.util_pct`,
+        `cuda0.allocated_bytes`) and scraped servers (`server0.requests_waiting`; `metrics["server"]`
+        names the raw metric of each)."""
+        rows = [(c.series, c.t_ns / 1e6, c.value) for c in self.recording.counters]
+        frame = pd.DataFrame(rows, columns=["series", "t_ms", "value"])
+        return frame.sort_values(["series", "t_ms"], kind="stable", ignore_index=True)
+
+    @property
     def samples(self) -> pd.DataFrame:
         rec = self.recording
         rows = []

@@ -13,6 +13,9 @@ from workbench.options.cell import add_cell_options, cell_options
 MAX_RATE_HZ = 1000
 MAX_NVML_RATE_HZ = 100
 DEFAULT_NVML_RATE_HZ = 10.0
+DEFAULT_SERVER_RATE_HZ = 10.0
+MAX_SERVER_RATE_HZ = 100
+MAX_PID = 4_194_304  # Linux's pid_max ceiling
 
 
 class OptionsError(ValueError):
@@ -43,6 +46,15 @@ class ProfileOptions:
     warmup: int = 0
     sweep: dict[str, list[Any]] | None = None
     ignore_findings: tuple[str, ...] = ()
+    # Prometheus text endpoints scraped during the run (a server's /metrics; a base URL gets /metrics)
+    server: tuple[str, ...] = ()
+    server_rate: float = DEFAULT_SERVER_RATE_HZ
+    # OTLP/HTTP base endpoint the run is exported to (None: $OTEL_EXPORTER_OTLP_ENDPOINT or no export)
+    otlp: str | None = None
+    # other local processes sampled into their own lanes
+    attach: tuple[int, ...] = ()
+    # directory a vLLM-style server writes its torch.profiler traces into (/start_profile, /stop_profile)
+    server_profile: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -70,6 +82,48 @@ def _nvml_rate(text: str) -> float:
     if not 0 <= value <= MAX_NVML_RATE_HZ:
         raise argparse.ArgumentTypeError(f"must be between 0 (off) and {MAX_NVML_RATE_HZ} Hz, got {text}")
     return value
+
+
+def _server_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected scrapes per second, got {text!r}") from None
+    if not 0 < value <= MAX_SERVER_RATE_HZ:
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most {MAX_SERVER_RATE_HZ} Hz, got {text}")
+    return value
+
+
+def _http_url(text: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises ValueError for a port out of range or not a number
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a URL: {text!r} ({error})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"expected an http:// or https:// URL, got {text!r}")
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise argparse.ArgumentTypeError(f"a URL cannot contain spaces or control characters: {text!r}")
+    del port
+    return text
+
+
+def _pid(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a process id, got {text!r}") from None
+    if not 1 <= value <= MAX_PID:
+        raise argparse.ArgumentTypeError(f"a process id is between 1 and {MAX_PID}, got {text}")
+    return value
+
+
+def _directory(text: str) -> str:
+    if not text.strip() or "\x00" in text:
+        raise argparse.ArgumentTypeError(f"expected a directory, got {text!r}")
+    return text
 
 
 def _finding_kind(text: str) -> str:
@@ -184,11 +238,52 @@ def add_profile_options(parser: argparse.ArgumentParser) -> None:
         help="performance budgets checked after the run, e.g. 'ttft_ms.p90<=250, e2e_ms.p50<=+10%%' "
         "(a signed %% is relative to --baseline); pass/FAIL is printed and saved with the run",
     )
+    _add_serving_options(parser)
     parser.add_argument(
         "--baseline",
         metavar="RUN",
         help="the run relative budgets compare with: id, id prefix, name, directory, or -1 (the latest "
         "saved run before this one)",
+    )
+
+
+def _add_serving_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--server",
+        type=_http_url,
+        action="append",
+        default=[],
+        metavar="URL",
+        help="scrape this Prometheus endpoint during the run (vLLM, SGLang, TGI or `workbench serve`: a "
+        "base URL such as http://127.0.0.1:8000 gets /metrics); repeat for more servers",
+    )
+    parser.add_argument(
+        "--server-rate",
+        type=_server_rate,
+        default=DEFAULT_SERVER_RATE_HZ,
+        metavar="HZ",
+        help=f"server scrapes per second (default: {DEFAULT_SERVER_RATE_HZ:g})",
+    )
+    parser.add_argument(
+        "--otlp",
+        type=_http_url,
+        metavar="URL",
+        help="export the run over OTLP/HTTP to this base endpoint (/v1/traces and /v1/metrics are appended)",
+    )
+    parser.add_argument(
+        "--attach",
+        type=_pid,
+        action="append",
+        default=[],
+        metavar="PID",
+        help="also sample this local process (py-spy) into its own lanes; repeat for more",
+    )
+    parser.add_argument(
+        "--server-profile",
+        type=_directory,
+        metavar="DIR",
+        help="bracket the run with the server's /start_profile and /stop_profile and import the "
+        "torch.profiler traces it writes into DIR",
     )
 
 
@@ -236,6 +331,11 @@ def from_namespace(namespace: argparse.Namespace) -> ProfileOptions:
         budget=namespace.budget,
         baseline=namespace.baseline,
         ignore_findings=tuple(namespace.ignore_findings),
+        server=tuple(namespace.server),
+        server_rate=namespace.server_rate,
+        otlp=namespace.otlp,
+        attach=tuple(namespace.attach),
+        server_profile=namespace.server_profile,
         **_cell_options(namespace),
     )
 

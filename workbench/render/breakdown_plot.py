@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bokeh.models import DataRange1d, FactorRange, HoverTool
-from bokeh.models.annotations import Legend, LegendItem
+from bokeh.models.annotations import Legend, LegendItem, Title
 from bokeh.plotting import figure
 from bokeh.transform import dodge
 
@@ -13,6 +13,7 @@ from workbench.model.run import Run
 from workbench.render.breakdown_view import STACKED, BreakdownView
 from workbench.render.layout_parts import data_source
 from workbench.render.palette import FAILED_COLOR
+from workbench.render.server_split_view import ttft_split_caption
 
 ROW_PX = 26
 CHROME_PX = 110
@@ -78,6 +79,9 @@ class BreakdownRenderer:
             Legend(items=items, title="mean per phase (successful requests)", label_text_font_size="11px"),
             "right",
         )
+        caption = ttft_split_caption(run)
+        if caption:
+            fig.add_layout(Title(text=caption, text_font_size="11px", text_font_style="normal"), "above")
         return fig
 
 

@@ -26,6 +26,8 @@ from workbench.render.history_view import HistoryRenderer, HistoryView
 from workbench.render.notes_plot import draw_note_bands, note_field, notes_list
 from workbench.render.notes_view import NotesView
 from workbench.render.ops_plot import OpsTimelineRenderer
+from workbench.render.rank_panel import RankPanelRenderer
+from workbench.render.server_panel import ServerPanelRenderer
 from workbench.render.tables import ModelTableRenderer, StageTableRenderer
 from workbench.render.timeline_plot import TimelineRenderer, run_clock_range
 from workbench.render.timeline_view import TimelineView
@@ -74,11 +76,13 @@ class DashboardRenderer:
             timeline,
             note_field(run, timeline),
             ops,
+            RankPanelRenderer(x_range).render(run),
             GpuPanelRenderer(x_range).render(run),
             StageTableRenderer().render(run),
             TokenRateRenderer(x_range).render(run),
             InFlightRenderer(x_range).render(run),
             WaterfallRenderer(x_range).render(run),
+            ServerPanelRenderer(x_range).render(run),
             BreakdownRenderer().render(run),
             RequestLatencyRenderer().render(run),
             ModelTableRenderer().render(run),

@@ -26,6 +26,8 @@ TABLE_ROWS = 15
 HEADER_PX = 70
 DIRECTION_COLORS = {"better": "#1b7f3b", "worse": "#c62828", "same": "#777", "changed": "#8a6d00"}
 BODY_PADDING_PX = 40
+PEERS_PX = 20
+PEERS_NOTE = "two ranks of one job: differences are imbalance between ranks, neither better nor worse"
 
 
 def run_label(run: Run) -> str:
@@ -143,9 +145,12 @@ def _header(diff: RunDiff) -> Any:
         f'<div style="font-size: 16px; font-weight: 600">Compare: {html.escape(diff.a.name)} → '
         f"{html.escape(diff.b.name)}</div>"
         f"<div><b>A</b> (baseline): {html.escape(run_label(diff.a))}</div>"
-        f"<div><b>B</b>: {html.escape(run_label(diff.b))}</div></div>"
+        f"<div><b>B</b>: {html.escape(run_label(diff.b))}</div>"
+        + (f"<div><b>{html.escape(diff.peers)}</b>: {PEERS_NOTE}</div>" if diff.peers else "")
+        + "</div>"
     )
-    return Div(text=text, height=HEADER_PX, sizing_mode="stretch_width", name="diff_header")
+    height = HEADER_PX + (PEERS_PX if diff.peers else 0)
+    return Div(text=text, height=height, sizing_mode="stretch_width", name="diff_header")
 
 
 def diff_layout(diff: RunDiff) -> tuple[Any, int]:
@@ -217,7 +222,8 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def diff_text(diff: RunDiff, limit: int = 10) -> str:
     parts = [
-        f"compare  A: {run_label(diff.a)}\n         B: {run_label(diff.b)}",
+        f"compare  A: {run_label(diff.a)}\n         B: {run_label(diff.b)}"
+        + (f"\n{diff.peers}: {PEERS_NOTE}" if diff.peers else ""),
         "metrics (delta = B − A)\n" + text_table(METRIC_HEADER, metric_rows(diff)),
     ]
     functions = function_rows(diff, limit)

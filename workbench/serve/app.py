@@ -13,8 +13,9 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from workbench.serve.backend import Backend, GenerationRequest, RequestError
-from workbench.serve.config import Faults
+from workbench.serve.config import Faults, Scheduling
 from workbench.serve.faults import plan_faults
+from workbench.serve.profiling import ProfilerControl, ProfileStateError
 from workbench.serve.protocol import (
     Endpoint,
     count_prompt_tokens,
@@ -24,7 +25,10 @@ from workbench.serve.protocol import (
     requested_max_tokens,
 )
 from workbench.serve.responses import Envelope
+from workbench.serve.scheduled import ScheduledBackend
+from workbench.serve.scheduler import Scheduler
 from workbench.serve.streaming import Reply, collect_body, stream_events
+from workbench.serve.vllm_metrics import VllmMetrics, per_request_metrics
 
 ARRIVAL_KEY = "workbench.arrival"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -49,10 +53,42 @@ class ArrivalStamp:
 
 
 def create_app(
-    backend: Backend, *, output_tokens: int = 32, faults: Faults | None = None, seed: int = 0
+    backend: Backend,
+    *,
+    output_tokens: int = 32,
+    faults: Faults | None = None,
+    seed: int = 0,
+    scheduling: Scheduling | None = None,
 ) -> FastAPI:
     app = FastAPI(title="FM Workbench OpenAI-compatible server", docs_url=None, redoc_url=None)
-    handler = _Handler(backend, output_tokens, faults or Faults(), seed)
+    plan = scheduling or Scheduling()
+    scheduler = Scheduler(plan.max_num_seqs, plan.kv_cache_tokens)
+    metrics = VllmMetrics(scheduler, backend.model_id)
+    handler = _Handler(
+        ScheduledBackend(backend, scheduler, metrics), output_tokens, faults or Faults(), seed, plan
+    )
+    profiler = ProfilerControl(plan.profile_dir)
+
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.post("/start_profile")
+    async def start_profile() -> Response:
+        try:
+            profiler.start()
+        except ProfileStateError as error:
+            return _error(str(error), 400)
+        return Response(status_code=200)
+
+    @app.post("/stop_profile")
+    async def stop_profile() -> Response:
+        try:
+            # On the loop's thread, the one that started it: torch's profiler cannot stop from another.
+            files = profiler.stop()
+        except ProfileStateError as error:
+            return _error(str(error), 400)
+        return JSONResponse({"files": files})
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -81,8 +117,11 @@ def create_app(
 
 
 class _Handler:
-    def __init__(self, backend: Backend, output_tokens: int, faults: Faults, seed: int) -> None:
+    def __init__(
+        self, backend: ScheduledBackend, output_tokens: int, faults: Faults, seed: int, plan: Scheduling
+    ) -> None:
         self.backend = backend
+        self.per_request_metrics = plan.per_request_metrics
         self.output_tokens = output_tokens
         self.faults = faults
         self.seed = seed
@@ -109,16 +148,18 @@ class _Handler:
         asked = requested_max_tokens(body)
         prompt = prompt_text(body)
         generation = GenerationRequest(prompt, asked or self.output_tokens, arrival, headers, rng)
-        pieces = self.backend.open_stream(generation)
+        prompt_tokens = count_prompt_tokens(prompt)
+        pieces, ticket = self.backend.open(generation, prompt_tokens)
         options = body.stream_options
         reply = Reply(
-            envelope=Envelope(endpoint, body.model or self.backend.model_id),
-            prompt_tokens=count_prompt_tokens(prompt),
+            envelope=Envelope(endpoint, body.model or self.backend.backend.model_id),
+            prompt_tokens=prompt_tokens,
             max_tokens=generation.max_tokens,
             finish_at_max="length" if asked is not None else "stop",
             include_usage=bool(options and options.include_usage),
             continuous_usage=bool(options and options.include_usage and options.continuous_usage_stats),
             drop_after=plan.drop_after(generation.max_tokens),
+            server_metrics=(lambda: per_request_metrics(ticket)) if self.per_request_metrics else None,
         )
         if body.stream:
             return StreamingResponse(

@@ -18,6 +18,7 @@ from workbench.serve.config import (
     BACKENDS,
     BackendName,
     Faults,
+    Scheduling,
     ServeConfig,
     SyntheticTiming,
     check_loopback,
@@ -95,6 +96,7 @@ class Option:
 
 
 TIMING = SyntheticTiming()
+SCHEDULING = Scheduling()
 OPTIONS = (
     Option("port", port_number, 8000, "TCP port on 127.0.0.1; 0 picks a free one"),
     Option("output_tokens", positive_int, 32, "tokens generated when a request gives no max_tokens"),
@@ -105,11 +107,19 @@ OPTIONS = (
     Option("token_delay_ms", non_negative_ms, TIMING.token_delay_ms, "ms per token between chunks", True),
     Option("tokens_per_chunk", positive_int, TIMING.tokens_per_chunk, "tokens per later chunk", True),
     Option("jitter_ms", non_negative_ms, TIMING.jitter_ms, "uniform ± ms added to each delay", True),
+    Option("max_num_seqs", positive_int, SCHEDULING.max_num_seqs, "requests running at once; more wait"),
+    Option(
+        "kv_cache_tokens",
+        positive_int,
+        SCHEDULING.kv_cache_tokens,
+        "simulated KV-cache capacity in tokens (blocks of 16); when full, the newest request is preempted",
+    ),
 )
 
 
 EPILOG = """\
-endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health
+endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health,
+  GET /metrics (vLLM's Prometheus names), POST /start_profile, POST /stop_profile (with --profile-dir)
 
 per-request headers (for exact tests):
   x-workbench-fail: 500 | drop    answer with that HTTP status (any 400-599), or drop a streamed
@@ -142,6 +152,17 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="model backend: cache directory of the tiny GPT-2 (default: ~/.cache/fm-workbench/tiny-gpt2)",
     )
+    parser.add_argument(
+        "--enable-per-request-metrics",
+        action="store_true",
+        help="add vLLM's per-request `metrics` object (queue, TTFT, generation time) to each response",
+    )
+    parser.add_argument(
+        "--profile-dir",
+        type=Path,
+        default=None,
+        help="where POST /start_profile and /stop_profile write torch.profiler traces (default: off)",
+    )
 
 
 def config_from_namespace(namespace: argparse.Namespace) -> ServeConfig:
@@ -156,6 +177,8 @@ def config_from_namespace(namespace: argparse.Namespace) -> ServeConfig:
     if backend != "model" and values.get("model_dir") is not None:
         raise ValueError("--model-dir only applies to --backend model")
     chosen = {o.dest: given.get(o.dest, o.default) for o in OPTIONS}
+    if chosen["kv_cache_tokens"] < 16:
+        raise ValueError("--kv-cache-tokens must hold at least one block of 16 tokens")
     return ServeConfig(
         backend=backend,
         host=values["host"],
@@ -170,6 +193,12 @@ def config_from_namespace(namespace: argparse.Namespace) -> ServeConfig:
         output_tokens=chosen["output_tokens"],
         seed=chosen["seed"],
         model_dir=values.get("model_dir"),
+        scheduling=Scheduling(
+            max_num_seqs=chosen["max_num_seqs"],
+            kv_cache_tokens=chosen["kv_cache_tokens"],
+            per_request_metrics=bool(values.get("enable_per_request_metrics")),
+            profile_dir=values.get("profile_dir"),
+        ),
     )
 
 

@@ -41,6 +41,16 @@ class Faults:
 
 
 @dataclass(frozen=True)
+class Scheduling:
+    """vLLM's knobs that shape a queue: running slots, KV-cache capacity; and what it reports."""
+
+    max_num_seqs: int = 256
+    kv_cache_tokens: int = 65536
+    per_request_metrics: bool = False
+    profile_dir: Path | None = None
+
+
+@dataclass(frozen=True)
 class ServeConfig:
     backend: BackendName = "synthetic"
     host: str = BIND_ADDRESS
@@ -50,6 +60,7 @@ class ServeConfig:
     output_tokens: int = 32
     seed: int = 0
     model_dir: Path | None = None
+    scheduling: Scheduling = field(default_factory=Scheduling)
 
 
 def check_loopback(host: str) -> str:

@@ -45,6 +45,11 @@ class ServerHandle:
         atexit.register(self.stop)
 
     @property
+    def metrics_url(self) -> str:
+        """`http://127.0.0.1:<port>/metrics`: the Prometheus endpoint, with vLLM's metric names."""
+        return f"http://127.0.0.1:{self.port}/metrics"
+
+    @property
     def pid(self) -> int:
         return self.process.pid
 
@@ -124,6 +129,10 @@ def start_server(
     drop_rate: float | None = None,
     seed: int | None = None,
     model_dir: str | Path | None = None,
+    max_num_seqs: int | None = None,
+    kv_cache_tokens: int | None = None,
+    per_request_metrics: bool = False,
+    profile_dir: str | Path | None = None,
     port: int = 0,
     timeout_s: float = 120.0,
     env: Mapping[str, str] | None = None,
@@ -146,10 +155,16 @@ def start_server(
             "error_rate": error_rate,
             "drop_rate": drop_rate,
             "seed": seed,
+            "max_num_seqs": max_num_seqs,
+            "kv_cache_tokens": kv_cache_tokens,
         }
     )
     if model_dir is not None:
         argv += ["--model-dir", str(model_dir)]
+    if per_request_metrics:
+        argv.append("--enable-per-request-metrics")
+    if profile_dir is not None:
+        argv += ["--profile-dir", str(profile_dir)]
     command = [sys.executable, "-m", "workbench.serve", "--backend", backend, *argv]
     command += ["--exit-with-parent", str(os.getpid())]
     logs = Path(tempfile.mkdtemp(prefix="workbench-serve-"))

@@ -11,6 +11,7 @@ import socket
 import sys
 from typing import TextIO
 
+import prometheus_client
 import uvicorn
 
 from workbench.serve.app import create_app
@@ -51,9 +52,17 @@ def bind(host: str, port: int) -> socket.socket:
 
 def serve(config: ServeConfig, *, parent_pid: int | None = None, out: TextIO | None = None) -> None:
     """Serve until interrupted; with `parent_pid`, also stop when that process is gone."""
+    # As vLLM does: no `<name>_created` series next to each counter and histogram in /metrics.
+    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
     sock = bind(config.host, config.port)  # before the (slow) model load: a busy port fails at once
     backend = build_backend(config)
-    app = create_app(backend, output_tokens=config.output_tokens, faults=config.faults, seed=config.seed)
+    app = create_app(
+        backend,
+        output_tokens=config.output_tokens,
+        faults=config.faults,
+        seed=config.seed,
+        scheduling=config.scheduling,
+    )
     settings = uvicorn.Config(
         app,
         http="h11",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +27,8 @@ class Reply:
     include_usage: bool = False
     continuous_usage: bool = False
     drop_after: int | None = None
+    server_metrics: Callable[[], dict[str, Any]] | None = None
+    """vLLM's per-request `metrics` object, read when the request has ended (None: not reported)."""
 
 
 def event(data: dict[str, Any]) -> bytes:
@@ -54,6 +56,9 @@ async def stream_events(reply: Reply, pieces: AsyncGenerator[Piece, None]) -> As
     if reply.include_usage:
         final = envelope.chunk([])
         final["usage"] = usage(reply.prompt_tokens, sent)
+        if reply.server_metrics is not None:
+            # vLLM attaches them to the final usage chunk, the one after every content chunk.
+            final["metrics"] = reply.server_metrics()
         yield event(final)
     yield DONE
 
@@ -82,4 +87,7 @@ async def collect_body(reply: Reply, pieces: AsyncGenerator[Piece, None]) -> dic
             texts.append(piece.text)
             sent += piece.tokens
     finish = reply.finish_at_max if sent >= reply.max_tokens else "stop"
-    return reply.envelope.full_body("".join(texts), finish, usage(reply.prompt_tokens, sent))
+    body = reply.envelope.full_body("".join(texts), finish, usage(reply.prompt_tokens, sent))
+    if reply.server_metrics is not None:
+        body["metrics"] = reply.server_metrics()
+    return body

@@ -75,6 +75,7 @@ class ProfileSession:
         self._gpu: GpuCollectors | None = None
         self._gil_probe: GilProbe | None = None
         self._journal: JournalWriter | None = None
+        self._server: Any = None
 
     @property
     def clock(self) -> RunClock | None:
@@ -178,6 +179,7 @@ class ProfileSession:
         else:
             self.statuses.append(CollectorStatus("tokens", False, "disabled with --no-tokens"))
         self._start_gil_probe(context)
+        self._start_server_metrics(context)
         # Last, so torch.profiler's own start-up is not in the CPU profile's cell window.
         self._gpu = GpuCollectors(self.options)
         self._gpu.start(context)
@@ -202,6 +204,29 @@ class ProfileSession:
             return
         self._gil_probe = probe
 
+    def _start_server_metrics(self, context: CollectorContext) -> None:
+        if not self.options.server:
+            return
+        from workbench.collectors.server_metrics import ServerMetricsCollector
+
+        collector = ServerMetricsCollector(self.options.server, self.options.server_rate)
+        try:
+            collector.start(context)
+        except Exception as error:
+            self._skip("server", f"could not start ({error})")
+            return
+        self._server = collector
+
+    def _stop_server_metrics(self) -> None:
+        collector, self._server = self._server, None
+        if collector is None:
+            return
+        try:
+            self.statuses.extend(collector.stop())
+            self.notices.extend(collector.notices())
+        except Exception as error:
+            self._skip("server", f"failed while stopping ({type(error).__name__}: {error})")
+
     def _install_hook(self, hook: Hook, late: bool = False) -> None:
         with self._hooks_lock:
             if late and self._import_watcher is None:
@@ -217,7 +242,10 @@ class ProfileSession:
             self.statuses.append(CollectorStatus(f"tokens:{hook.name}", True, reason))
 
     def print_notices(self) -> None:
-        """Print each pending one-line notice to stderr once."""
+        """Print each pending one-line notice to stderr once (a failed background OTLP export's too)."""
+        from workbench.export.otel_background import take_notices
+
+        self.notices.extend(take_notices())
         for notice in self.notices:
             print(f"workbench: {notice}", file=sys.stderr)
         self.notices.clear()
@@ -267,7 +295,17 @@ class ProfileSession:
             return run
         run.status, run.status_detail = "complete", None
         self._save_analysis(run, path)
+        self._export_otlp(run)
         return run
+
+    def _export_otlp(self, run: Run) -> None:
+        """`--otlp URL`: send the saved run to an OpenTelemetry backend on a daemon thread, off the cell's
+        critical path; a failure is a notice at the next display (see export/otel_background.py)."""
+        if not self.options.otlp:
+            return
+        from workbench.export.otel_background import export_in_background
+
+        export_in_background(run, self.options.otlp)
 
     def _analysis_cut_short(self, run: Run, path: Path | None, why: str) -> None:
         run.status_detail = why
@@ -291,6 +329,7 @@ class ProfileSession:
             except Exception as error:
                 self.statuses.append(CollectorStatus("gil", False, f"failed while stopping ({error})"))
             self._gil_probe = None
+        self._stop_server_metrics()
         if self._gpu is not None:
             self._gpu.stop()
             self.statuses.extend(self._gpu.statuses)

@@ -7,6 +7,8 @@ from workbench.analysis.findings.rules import (  # noqa: F401
     gpu_memory,
     gpu_sync,
     pipeline,
+    rank_imbalance,
     regression,
+    server,
     token_accounting,
 )
