@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import weakref
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -74,14 +75,32 @@ class TimelineView:
 
     @classmethod
     def from_run(cls, run: Run) -> TimelineView:
+        # The dashboard, its timeline plot and the static picture each ask: build it once per run state.
+        global _last_view
+        key = (run.id, run.duration_ns, len(run.recording.spans), len(run.recording.tokens))
+        if _last_view is not None and _last_view[0]() is run and _last_view[1] == key:
+            return _last_view[2]
+        view = cls._from_run(run)
+        _last_view = (weakref.ref(run), key, view)
+        return view
+
+    @classmethod
+    def _from_run(cls, run: Run) -> TimelineView:
         rec = run.recording
         stages = StageView.from_run(run)
         path = stages.segments if stages.has_stages else []
         # The critical path's lane is the top one; spans move down one lane to make room.
         shift = 1 if path else 0
-        lanes = {span_id: lane + shift for span_id, lane in assign_lanes(rec.spans, run.duration_ns).items()}
         on_path = stages.path_span_ids if path else frozenset()
         drawn = shown_spans(rec.spans, on_path, MAX_SPAN_BARS)
+        # Lanes for what is drawn (and the requests that token dots sit on): a million spans would take
+        # seconds to place, and only a few thousand are drawn.
+        placed = drawn
+        if len(drawn) < len(rec.spans):
+            drawn_ids = {s.span_id for s in drawn}
+            requests = {t.request_id for t in rec.tokens} - drawn_ids
+            placed = [s for s in rec.spans if s.span_id in drawn_ids or s.span_id in requests]
+        lanes = {span_id: lane + shift for span_id, lane in assign_lanes(placed, run.duration_ns).items()}
         bars = [
             _bar(s, lanes[s.span_id], run.duration_ns, rec.thread_name(s.thread_id), s.span_id in on_path)
             for s in drawn
@@ -165,6 +184,9 @@ def _bar(span: Span, lane: int, run_end_ns: int, thread: str, critical: bool) ->
         color=span_kind_color(span.kind),
         critical=critical,
     )
+
+
+_last_view: tuple[weakref.ref[Run], tuple[str, int, int, int], TimelineView] | None = None
 
 
 class _Lanes:
