@@ -2,8 +2,10 @@
 
 One real Jupyter kernel (jupyter_client, as a frontend drives it) runs the same short pure-Python cell
 plain and under each tool, interleaved round by round after a warm-up round: `%%time`, `%%prun -q`,
-`%%fmprofile`, `%%fmprofile --quiet`, and pyinstrument's `%%pyinstrument` where it is installed (`make
-bench` installs it). The time is the client's, from sending the execute request to the kernel's idle
+`%%fmprofile`, `%%fmprofile --quiet`, and where they are installed (`make bench` installs them)
+pyinstrument's `%%pyinstrument`, VizTracer's `%%viztracer` and Scalene's `%%scalene` (Scalene profiles
+the cell in a process of its own, taking tens of seconds a cell: it runs `--scalene-rounds` rounds, after
+the interleaved ones). The time is the client's, from sending the execute request to the kernel's idle
 status (what JupyterLab's Busy indicator shows); the bytes are the cell's outputs as a notebook saves
 them (after display updates). Prints medians and their difference to the plain cell; writes
 results/cell_cost.json. Targets (issue 16): +60 ms default, +40 ms --quiet; the bytes of each profiled
@@ -42,9 +44,15 @@ def tools() -> dict[str, str]:
         "%%fmprofile": "%%fmprofile\n",
         "%%fmprofile --quiet": "%%fmprofile --quiet\n",
     }
-    if importlib.util.find_spec("pyinstrument") is not None:
-        chosen["%%pyinstrument"] = "%%pyinstrument\n"
+    for module, magic in PEERS.items():
+        if importlib.util.find_spec(module) is not None:
+            chosen[magic] = magic + "\n"
     return chosen
+
+
+# Peer module -> its cell magic (loaded with `%load_ext module`).
+PEERS = {"pyinstrument": "%%pyinstrument", "viztracer": "%%viztracer", "scalene": "%%scalene"}
+SLOW = "%%scalene"
 
 
 def output_bytes(execution: Execution) -> int:
@@ -74,6 +82,7 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--loops", type=int, default=3_200_000, help="loop length (~0.25 s here)")
+    parser.add_argument("--scalene-rounds", type=int, default=2, help="rounds of %%%%scalene (0: none)")
     args = parser.parse_args()
     chosen = tools()
     body = BODY.format(loops=args.loops)
@@ -83,14 +92,25 @@ def main() -> int:
         kernel = Kernel(cwd=Path(folder), env={"WORKBENCH_STORE": str(Path(folder) / "store")})
         try:
             timed(kernel, "%load_ext workbench")
-            if "%%pyinstrument" in chosen:
-                timed(kernel, "%load_ext pyinstrument")
+            for module, magic in PEERS.items():
+                if magic in chosen:
+                    timed(kernel, f"%load_ext {module}")
             for round_index in range(args.rounds + 1):
                 for name, head in chosen.items():
+                    if name == SLOW:
+                        continue
                     elapsed, size = timed(kernel, head + body)
                     if round_index:  # round 0 warms up: imports, BokehJS into the page
                         times[name].append(elapsed)
                     sizes[name].append(size)
+            if SLOW in chosen and args.scalene_rounds > 0:
+                for round_index in range(args.scalene_rounds + 1):
+                    elapsed, size = timed(kernel, chosen[SLOW] + body)
+                    if round_index:
+                        times[SLOW].append(elapsed)
+                    sizes[SLOW].append(size)
+            else:
+                chosen.pop(SLOW, None)
         finally:
             kernel.shutdown()
     plain = statistics.median(times["plain"])
