@@ -151,10 +151,14 @@ def _walk(recording: Recording, root: Span | None) -> CriticalPath:
             stack.pop()
             continue
         start, end, span = child
-        _self_time(segments, frame, end, root)
+        if frame.cursor > end:
+            _self_time(segments, frame, end, root)
         frame.cursor = start
         spans.append(PathSpan(span.span_id, frame.span.span_id, span.kind, start, end))
-        stack.append(_enter(span, start, end, children, seen))
+        if span.span_id in children:
+            stack.append(_enter(span, start, end, children, seen))
+        else:  # a leaf (most spans of a big run): all of its interval is its own time, no frame needed
+            segments.append(PathSegment(span.span_id, span.kind, span.name, start, end))
     segments.reverse()
     spans.sort(key=lambda s: (s.start_ns, s.end_ns))
     return CriticalPath(root.span_id, segments, spans)
@@ -260,6 +264,8 @@ def parallelizable_llm(recording: Recording, path: CriticalPath) -> dict[str, An
 
 
 def _sequential_llm_runs(path: CriticalPath) -> list[list[PathSpan]]:
+    if not any(span.kind == "llm" for span in path.spans):
+        return []
     by_parent: dict[int, list[PathSpan]] = defaultdict(list)
     for span in path.spans:  # in time order
         if span.parent_id is not None:

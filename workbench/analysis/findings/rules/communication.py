@@ -128,9 +128,12 @@ def _cause(requests: Sequence[_Request], concurrency: dict[str, float | int | No
 def _llm_requests(rec: Recording) -> Iterator[tuple[Span, RequestMetrics, list[tuple[int, int]]]]:
     """Each LLM request's span, its metrics, and the intervals where it was on the critical path."""
     spans = {s.span_id: s for s in rec.spans if s.kind == "llm"}
+    if not spans:
+        return
     critical: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for segment in critical_path(rec).segments:
-        critical[segment.span_id].append((segment.start_ns, segment.end_ns))
+        if segment.span_id in spans:
+            critical[segment.span_id].append((segment.start_ns, segment.end_ns))
     for metrics in all_request_metrics(rec):
         yield spans[metrics.request_id], metrics, critical[metrics.request_id]
 
