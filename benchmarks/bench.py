@@ -39,11 +39,13 @@ sys.path.insert(0, str(HERE))
 import report  # noqa: E402
 
 SECTIONS = (
-    "overhead", "accuracy", "scale", "kineto", "cell_cost", "journal", "findings", "capture", "compare"
+    "overhead", "accuracy", "scale", "kineto", "cell_cost", "spans", "journal", "findings", "capture",
+    "compare",
 )  # fmt: skip
 # Section -> the script's arguments (full run, --quick run); each writes results/<section>.json.
 SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "cell_cost": (["--rounds", "7"], ["--rounds", "2"]),
+    "spans": (["--rounds", "2"], ["--rounds", "1", "--spans", "200000"]),
     "journal": (["--rounds", "7", "--steps", "6000"], ["--rounds", "3", "--steps", "3000"]),
     "findings": (["--pairs", "5"], ["--pairs", "2"]),
     "capture": (["--requests", "20"], ["--requests", "8"]),

@@ -12,7 +12,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from workbench.model.events import Span
 from workbench.model.recording import Recording
@@ -30,9 +30,9 @@ PARALLEL_ASSUMPTION = (
 )
 
 
-@dataclass(frozen=True)
-class PathSegment:
-    """An interval of the critical path spent in `span_id`'s own code (not in a critical child)."""
+class PathSegment(NamedTuple):
+    """An interval of the critical path spent in `span_id`'s own code (not in a critical child). A named
+    tuple: a million-span run makes 400,000 of them, and a frozen dataclass takes three times as long."""
 
     span_id: int
     kind: str
@@ -45,8 +45,7 @@ class PathSegment:
         return self.end_ns - self.start_ns
 
 
-@dataclass(frozen=True)
-class PathSpan:
+class PathSpan(NamedTuple):
     """A span the walk went through (the root and each chosen child), clipped to its parent."""
 
     span_id: int

@@ -151,7 +151,9 @@ def _add_samples(
         return
     starts, samples = thread_samples
     # A thread's samples are consecutive states: the one in progress at `start_ns` began just before it.
-    for sample in samples[max(bisect_right(starts, start_ns) - 1, 0) :]:
+    # Indexing, not slicing: a slice would copy the rest of the thread's samples for each of 200,000 spans.
+    for index in range(max(bisect_right(starts, start_ns) - 1, 0), len(samples)):
+        sample = samples[index]
         if sample.t_ns >= end_ns:
             break
         overlap = min(end_ns, sample.t_ns + sample.duration_ns) - max(start_ns, sample.t_ns)
