@@ -31,6 +31,7 @@ RAG = NOTEBOOKS / "03_rag_pipeline.ipynb"
 GPU = NOTEBOOKS / "04_gpu_generate.ipynb"
 COMPARE_TUNE = NOTEBOOKS / "05_compare_and_tune.ipynb"
 HUNT = NOTEBOOKS / "06_bottleneck_hunt.ipynb"
+SERVING_SIDE = NOTEBOOKS / "07_serving_side.ipynb"
 # Set by tests/conftest_process.py and inherited by the kernel and the servers it starts.
 SESSION_MARKER = "WORKBENCH_TEST_SESSION"
 
@@ -114,7 +115,7 @@ def max_on_the_wire(run: Run) -> int:
 
 
 def test_committed_demo_notebooks_have_no_outputs() -> None:
-    for path in (SERVING, RAG, GPU, COMPARE_TUNE, HUNT):
+    for path in (SERVING, RAG, GPU, COMPARE_TUNE, HUNT, SERVING_SIDE):
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)
         for cell in notebook.cells:
@@ -343,3 +344,35 @@ def test_bottleneck_hunt_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert request_ms <= queueing.gain_ms <= walls[2]
     compared = [c for c in notebook.cells if c.source.startswith("%fmprofile_compare")]
     assert len(compared) == 3 and all(c.outputs for c in compared)
+
+
+@pytest.mark.timeout(300)
+def test_serving_side_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    notebook, runs = execute(SERVING_SIDE, tmp_path, monkeypatch)
+    errors = [
+        o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
+    assert not errors
+    shown = [
+        o
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "display_data"
+    ]
+    assert len(shown) == 2 and all("text/html" in o.data for o in shown)
+    queued, control = runs["slots-4"], runs["slots-16"]
+
+    def peak(run: Run) -> float:
+        telemetry = run.telemetry
+        return float(telemetry[telemetry.series == "server0.requests_waiting"].value.max())
+
+    # 16 streams, 4 slots: the planted queue of 12, found; the control's queue stays empty and silent.
+    assert peak(queued) == 12 and peak(control) == 0
+    assert "server_queueing" in {f.kind for f in queued.findings}
+    assert "server_queueing" not in {f.kind for f in control.findings}
+    # The server's own operators on the run clock, and its Python stacks in a flame group of its own.
+    assert any(lane.startswith("server rank 0 · ") for lane in queued.ops.lane)
+    assert queued.metrics["gpu"]["ranks"][0]["label"] == "server rank 0"
+    [attached] = queued.attached
+    assert "workbench.serve" in attached.label and len(attached.samples)

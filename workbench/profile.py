@@ -23,7 +23,10 @@ class profile:
     `budget` (e.g. "wall_s<=0.5, e2e_ms.p50<=+10%") and `baseline` (a run key, or "-1") are checked when
     the block ends, into `run.metrics["budget"]` (a failing budget never raises here). Findings are in
     `run.findings`; `ignore_findings` leaves kinds out. `server` (a URL or several) scrapes Prometheus
-    endpoints at `server_rate` Hz into `run.telemetry` and `run.metrics["server"]`.
+    endpoints at `server_rate` Hz into `run.telemetry` and `run.metrics["server"]`. `otlp` (a base URL)
+    exports the run over OTLP/HTTP when the block ends; `attach` (a PID or several) samples other local
+    processes with py-spy into `run.attached`; `server_profile` (a directory) brackets the block with the
+    `server`s' `/start_profile` and `/stop_profile` and imports the torch.profiler traces written there.
     """
 
     def __init__(
@@ -47,6 +50,9 @@ class profile:
         ignore_findings: tuple[str, ...] = (),
         server: str | Sequence[str] = (),
         server_rate: float = DEFAULT_SERVER_RATE_HZ,
+        otlp: str | None = None,
+        attach: int | Sequence[int] = (),
+        server_profile: str | Path | None = None,
     ) -> None:
         self.options = ProfileOptions(
             name=name,
@@ -68,6 +74,9 @@ class profile:
             ignore_findings=_ignored(ignore_findings),
             server=(server,) if isinstance(server, str) else tuple(server),
             server_rate=server_rate,
+            otlp=_otlp(otlp),
+            attach=(attach,) if isinstance(attach, int) else tuple(int(pid) for pid in attach),
+            server_profile=None if server_profile is None else str(server_profile),
         )
         self._session: ProfileSession | None = None
 
@@ -84,6 +93,15 @@ class profile:
         assert self._session is not None
         self._session.stop(error=exc)
         self._session.print_notices()
+
+
+def _otlp(url: str | None) -> str | None:
+    """The OTLP base URL, checked the way `--otlp` and `workbench export` check it (`EndpointError`)."""
+    if url is None:
+        return None
+    from workbench.export import check_url
+
+    return check_url(url, "otlp")
 
 
 def _ignored(kinds: tuple[str, ...] | list[str]) -> tuple[str, ...]:

@@ -100,3 +100,33 @@ def test_serving_options_parse() -> None:
     defaults = parse_options("")
     assert (defaults.server, defaults.server_rate, defaults.otlp, defaults.attach) == ((), 10.0, None, ())
     assert defaults.server_profile is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:4318?x=1", "http://127.0.0.1:4318#frag", "http://h:0", "ftp://h:4318", "http://"],
+)
+def test_otlp_refuses_what_export_refuses(url: str) -> None:
+    from workbench.export import EndpointError, check_url
+
+    with pytest.raises(EndpointError) as refused:
+        check_url(url, "the OTLP endpoint")
+    with pytest.raises(OptionsError, match="--otlp") as error:
+        parse_options(f"--otlp '{url}'")
+    assert str(refused.value) in str(error.value)
+
+
+def test_otlp_url_is_normalised_like_export() -> None:
+    assert parse_options("--otlp http://127.0.0.1:4318/").otlp == "http://127.0.0.1:4318"
+
+
+def test_wb_profile_takes_the_serving_options_checked() -> None:
+    import workbench as wb
+    from workbench.export import EndpointError
+
+    with pytest.raises(EndpointError, match="otlp"):
+        wb.profile(otlp="localhost:4318")
+    options = wb.profile(otlp="http://127.0.0.1:4318/", attach=12, server_profile="/tmp/t").options
+    expected = ("http://127.0.0.1:4318", (12,), "/tmp/t")
+    assert (options.otlp, options.attach, options.server_profile) == expected
+    assert wb.profile(attach=[3, 4]).options.attach == (3, 4)

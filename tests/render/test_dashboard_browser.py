@@ -217,9 +217,16 @@ def test_notebook_bundle_renders_in_its_iframe_offline(tmp_path: Path, chromium_
         content_px = frame.evaluate("() => document.documentElement.scrollHeight")
         iframe_px = page.evaluate("() => document.querySelector('iframe').getBoundingClientRect().height")
         outside = page.inner_text("div.fm-workbench-output")
+        # The header Div draws in Bokeh's shadow DOM, out of reach of inner_text.
+        inside = frame.evaluate(
+            "() => Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('summary_header'))"
+            ".shadow_el.textContent"
+        ) + frame.inner_text("body")
     assert blocked == [] and errors == []
     assert len(plots) == len(PLOT_NAMES) and all(p["canvases"] > 0 for p in plots)
-    assert "rag-v2: 1.200 s wall" in outside
+    # The summary line once: in the dashboard's header, not again above the frame.
+    assert "rag-v2: 1.200 s wall" not in outside
+    assert inside.count("rag-v2: 1.200 s wall") == 1
     # The iframe is tall enough for the whole dashboard, with little left over.
     assert content_px <= iframe_px
     assert iframe_px - content_px < 200

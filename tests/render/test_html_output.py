@@ -56,7 +56,10 @@ def test_notebook_bundle_wraps_the_report_in_an_iframe() -> None:
     assert "width: 100%" in (frame["style"] or "")
     height = int(re.search(r"height: (\d+)px", frame["style"] or "").group(1))  # type: ignore[union-attr]
     assert height >= DashboardRenderer().render(run).height_px
-    assert html.escape(summary_line(run)) in bundle["text/html"].split("<iframe")[0]
+    # The summary line is the dashboard's header, once: not repeated above the frame.
+    assert html.escape(summary_line(run)) not in bundle["text/html"].split("<iframe")[0]
+    header = DashboardRenderer().render(run).layout.select_one({"name": "summary_header"})
+    assert html.escape(summary_line(run)) in header.text
 
 
 def test_empty_run_renders_notices_instead_of_charts() -> None:

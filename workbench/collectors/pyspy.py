@@ -121,7 +121,7 @@ class PySpyCollector:
         stderr.close()
         _live.add(process)
         self._process = process
-        allow_tracer(process.pid)
+        self._permit(process.pid)
         self._origin_ns = context.clock.now_ns()
         if context.output_dir is not None:
             start = {"origin_ns": self._origin_ns, "rate_hz": context.rate_hz, "pid": process.pid}
@@ -134,6 +134,10 @@ class PySpyCollector:
             self._cleanup()
             reason = message[-1] if message else f"py-spy exited with status {process.returncode}"
             raise PySpyStartError(f"py-spy could not attach ({reason}); {scope_advice(yama_scope())}")
+
+    def _permit(self, tracer_pid: int) -> None:
+        """Let py-spy (`tracer_pid`) trace this process where Yama allows tracing descendants only."""
+        allow_tracer(tracer_pid)
 
     def _attached(self, process: subprocess.Popen[bytes]) -> bool:
         """Wait until py-spy says it samples (True) or exits (False). Past ATTACH_TIMEOUT_S (a machine

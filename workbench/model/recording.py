@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from workbench.model.events import Counter, Frame, Span, StackSample, TokenEvent
 from workbench.model.ops import OpTable
+
+if TYPE_CHECKING:
+    from workbench.model.attached import AttachedProcess
 
 # Bounds that keep an hour-long cell's memory flat; past them events are merged or counted as dropped.
 MAX_SPANS = 200_000
@@ -27,6 +31,8 @@ class Recording:
     dropped: dict[str, int] = field(default_factory=dict)
     # torch.profiler's ops and GPU work, in columns (see `workbench.model.ops`); None when not traced.
     ops: OpTable | None = field(default=None, compare=False)
+    # Other local processes sampled with py-spy (`--attach PID`), each with its own samples and frames.
+    attached: list[AttachedProcess] = field(default_factory=list)
     _frame_ids: dict[Frame, int] = field(default_factory=dict, repr=False, compare=False)
     _stack_ids: dict[tuple[int, ...], int] = field(default_factory=dict, repr=False, compare=False)
     _last_token_index: dict[int, int] = field(default_factory=dict, repr=False, compare=False)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.model.attached import AttachedProcess
 from workbench.model.events import Annotation, CollectorStatus
 from workbench.model.finding import Finding
 from workbench.model.ops import OpTable
@@ -117,6 +118,12 @@ class Run:
             for t in self.recording.tokens
         ]
         return pd.DataFrame(rows, columns=["request_id", "request", "t_ms", "n_tokens", "text"])
+
+    @property
+    def attached(self) -> list[AttachedProcess]:
+        """Other local processes sampled during the run (`--attach PID`): each has `pid`, `label` and its
+        own `samples` table, apart from the cell's own CPU profile."""
+        return self.recording.attached
 
     @property
     def telemetry(self) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from workbench.model.attached import AttachedProcess
 from workbench.model.events import Annotation, CollectorStatus, Counter, Frame, Span, StackSample, TokenEvent
 from workbench.model.recording import Recording
 from workbench.model.run import RUN_STATUSES, SCHEMA_VERSION, Run
@@ -53,6 +54,10 @@ def recording_to_events(recording: Recording) -> dict[str, Any]:
         "samples": [[s.t_ns, s.thread_id, s.stack_id, s.duration_ns, s.count] for s in recording.samples],
         "threads": {str(k): v for k, v in recording.threads.items()},
         "dropped": recording.dropped,
+        "attached": [
+            {"pid": a.pid, "label": a.label, "rate_hz": a.rate_hz, "events": recording_to_events(a.recording)}
+            for a in recording.attached
+        ],
     }
 
 
@@ -78,9 +83,20 @@ def events_to_recording(doc: dict[str, Any]) -> Recording:
             samples=[StackSample(t, th, st, d, c) for t, th, st, d, c in doc["samples"]],
             threads={int(k): str(v) for k, v in doc["threads"].items()},
             dropped=dict(doc.get("dropped", {})),
+            attached=[_attached(a) for a in doc.get("attached") or []],
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise RunFormatError(f"events: malformed ({type(error).__name__}: {error})") from error
+
+
+def _attached(doc: dict[str, Any]) -> AttachedProcess:
+    rate = doc.get("rate_hz")
+    return AttachedProcess(
+        int(doc["pid"]),
+        str(doc["label"]),
+        events_to_recording(doc["events"]),
+        None if rate is None else float(rate),
+    )
 
 
 def meta_to_run(meta: dict[str, Any], recording: Recording) -> Run:

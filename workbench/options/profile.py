@@ -110,6 +110,16 @@ def _http_url(text: str) -> str:
     return text
 
 
+def _otlp_url(text: str) -> str:
+    """What `workbench export --format otlp` would accept, checked now (export's own `check_url`)."""
+    from workbench.export import EndpointError, check_url
+
+    try:
+        return check_url(text, "the OTLP endpoint")
+    except EndpointError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _pid(text: str) -> int:
     try:
         value = int(text)
@@ -266,7 +276,7 @@ def _add_serving_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--otlp",
-        type=_http_url,
+        type=_otlp_url,
         metavar="URL",
         help="export the run over OTLP/HTTP to this base endpoint (/v1/traces and /v1/metrics are appended)",
     )

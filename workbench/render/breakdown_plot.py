@@ -11,13 +11,14 @@ from bokeh.transform import dodge
 
 from workbench.model.run import Run
 from workbench.render.breakdown_view import STACKED, BreakdownView
-from workbench.render.layout_parts import data_source
+from workbench.render.layout_parts import data_source, place_legend_above
 from workbench.render.palette import FAILED_COLOR
 from workbench.render.server_split_view import ttft_split_caption
 
 ROW_PX = 26
 CHROME_PX = 110
-MIN_HEIGHT_PX = 300  # room for the legend of seven phases
+MIN_HEIGHT_PX = 220
+LEGEND_ROW_PX = 20  # the legend above the plot: a row per two phases, and its title
 MAX_HEIGHT_PX = 800
 STACK_HEIGHT = 0.56
 PARSE_HEIGHT = 0.14
@@ -75,10 +76,10 @@ class BreakdownRenderer:
             )
             items.append(LegendItem(label=view.mean_of("parse").legend, renderers=[drawn]))
         fig.add_tools(HoverTool(renderers=[r for item in items for r in item.renderers], tooltips=TOOLTIPS))
-        fig.add_layout(
-            Legend(items=items, title="mean per phase (successful requests)", label_text_font_size="11px"),
-            "right",
-        )
+        # Above, not on the right: a legend beside the plot narrows every chart of the dashboard's column
+        # to the same frame (Bokeh aligns their frames).
+        fig.add_layout(Legend(items=items, title="mean per phase (successful requests)"))
+        fig.height = int(fig.height) + LEGEND_ROW_PX * (place_legend_above(fig, ncols=2) + 1)
         caption = ttft_split_caption(run)
         if caption:
             fig.add_layout(Title(text=caption, text_font_size="11px", text_font_style="normal"), "above")

@@ -17,12 +17,14 @@ from bokeh.layouts import column
 from bokeh.models import Column
 
 from workbench.model.run import Run
+from workbench.render.attached_plot import AttachedFlameRenderer, AttachedLanesRenderer
 from workbench.render.breakdown_plot import BreakdownRenderer
 from workbench.render.findings_panel import FindingsPanelRenderer
 from workbench.render.flame_plot import FlameRenderer
 from workbench.render.gpu_panel import GpuPanelRenderer
 from workbench.render.header import HeaderRenderer
 from workbench.render.history_view import HistoryRenderer, HistoryView
+from workbench.render.layout_parts import wrap_titles
 from workbench.render.notes_plot import draw_note_bands, note_field, notes_list
 from workbench.render.notes_view import NotesView
 from workbench.render.ops_plot import OpsTimelineRenderer
@@ -73,8 +75,10 @@ class DashboardRenderer:
             panel,
             HistoryRenderer().render(history),
             flame,
+            AttachedFlameRenderer().render(run),  # --attach PID: each process's own flame graph and lanes
             timeline,
             note_field(run, timeline),
+            AttachedLanesRenderer(x_range).render(run),
             ops,
             RankPanelRenderer(x_range).render(run),
             GpuPanelRenderer(x_range).render(run),
@@ -89,6 +93,7 @@ class DashboardRenderer:
         ]
         # A renderer with nothing to show for this run returns None and takes no room.
         parts = [part for part in drawn if part is not None]
+        wrap_titles(parts)  # a canvas title never wraps: one wider than the output would widen its chart
         layout = column(*parts, sizing_mode="stretch_width", spacing=SPACING_PX, name="dashboard")
         height = sum(_height(p) for p in parts) + SPACING_PX * (len(parts) - 1) + PAGE_MARGIN_PX
         return Dashboard(layout=layout, height_px=height)
@@ -97,6 +102,8 @@ class DashboardRenderer:
 def _height(part: Any) -> int:
     if getattr(part, "height", None):
         return int(part.height) + _vertical_margin(part)
+    if getattr(part, "min_height", None):  # a table that grows when its rows wrap: its one-line estimate
+        return int(part.min_height) + _vertical_margin(part)
     if isinstance(part, Column):
         children = list(part.children)
         spacing = int(part.spacing or 0) if isinstance(part.spacing, int) else 0

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bokeh.layouts import column
-from bokeh.models import ColumnDataSource, CustomJS, Range1d
+from bokeh.models import ColumnDataSource, CustomJS, InlineStyleSheet, Range1d
 from bokeh.models.widgets import Div
 from bokeh.models.widgets.tables import DataTable, StringFormatter, TableColumn
 from bokeh.plotting import figure
@@ -25,7 +25,13 @@ from workbench.render.layout_parts import data_source
 
 TITLE_PX = 24
 TABLE_HEADER_PX = 25
-TABLE_ROW_PX = 25
+# Two lines a row: in a narrow output (an 828 px notebook column) a title or its evidence wraps in its cell
+# instead of being cut at the column's edge.
+TABLE_ROW_PX = 36
+CELL_CSS = (
+    ".slick-cell { white-space: normal; overflow-wrap: break-word; line-height: 15px; padding-top: 2px; }"
+    ".slick-header-column { white-space: nowrap; }"
+)
 # Past this many findings the table scrolls instead of growing: the iframe's height is fixed in advance.
 MAX_VISIBLE_ROWS = 8
 DETAIL_PX = 124
@@ -175,16 +181,17 @@ def _row_data(view: FindingsView) -> dict[str, list[Any]]:
 def _table(rows: ColumnDataSource, n: int) -> Any:
     # StringFormatter writes each cell as text (never markup); the severity is coloured from its row.
     columns = [
-        TableColumn(field="rank", title="#", width=30),
+        # Widths are proportions: the columns share the table's width (autosize_mode force_fit).
+        TableColumn(field="rank", title="#", width=24),
         TableColumn(
             field="severity",
             title="severity",
-            width=70,
+            width=76,
             formatter=StringFormatter(text_color="color", font_style="bold"),
         ),
-        TableColumn(field="title", title="finding", width=480, formatter=StringFormatter()),
-        TableColumn(field="gain", title="estimated gain", width=200, formatter=StringFormatter()),
-        TableColumn(field="where", title="evidence at", width=420, formatter=StringFormatter()),
+        TableColumn(field="title", title="finding", width=380, formatter=StringFormatter()),
+        TableColumn(field="gain", title="estimated gain", width=170, formatter=StringFormatter()),
+        TableColumn(field="where", title="evidence at", width=360, formatter=StringFormatter()),
     ]
     height = TABLE_HEADER_PX + TABLE_ROW_PX * min(n, MAX_VISIBLE_ROWS) + 2
     return DataTable(
@@ -193,10 +200,13 @@ def _table(rows: ColumnDataSource, n: int) -> Any:
         height=height,
         row_height=TABLE_ROW_PX,
         index_position=None,
-        autosize_mode="none",
+        # The columns share the output's width in these proportions (an 828 px notebook column included);
+        # a cell too long for its column ends in an ellipsis, and the detail below the table has it in full.
+        autosize_mode="force_fit",
         sortable=False,
         reorderable=False,
         sizing_mode="stretch_width",
+        stylesheets=[InlineStyleSheet(css=CELL_CSS)],
         name="findings_table",
     )
 

@@ -92,7 +92,7 @@ def _kernel_table(rows: list[dict[str, Any]]) -> Any:
         for r in rows[:MAX_KERNEL_ROWS]
     ]
     table = html_table(KERNEL_HEADER, cells, "wb-gpu-kernels")
-    return table_div("Top GPU kernels by total time", table, [], len(cells), "gpu_kernels")
+    return table_div("Top GPU kernels by total time", table, [], len(cells), "gpu_kernels", grow=True)
 
 
 def _short(name: str) -> str:

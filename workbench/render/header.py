@@ -36,7 +36,8 @@ class HeaderRenderer:
         body = "<br>".join(lines)
         return Div(
             text=f'<div style="{STYLE}">{body}</div>',
-            height=BASE_PX + LINE_PX * (len(lines) - BASE_LINES),
+            # At least its lines' height; taller where a line wraps in a narrow output.
+            min_height=BASE_PX + LINE_PX * (len(lines) - BASE_LINES),
             sizing_mode="stretch_width",
             name="summary_header",
         )

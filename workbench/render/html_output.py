@@ -17,7 +17,7 @@ from workbench.model.run import Run
 from workbench.render.bokehjs import NO_BOKEH_CLASS, carrier_html, doc_html, loader_js
 from workbench.render.dashboard import Dashboard, DashboardRenderer
 from workbench.render.static_picture import HIDE_WHEN_TRUSTED, static_picture
-from workbench.render.summary import summary_line, summary_text
+from workbench.render.summary import summary_text
 
 SUMMARY_LINE_PX = 18
 BODY_PADDING_PX = 12
@@ -82,6 +82,21 @@ def _height(dashboard: Dashboard, text: str) -> int:
     return dashboard.height_px + pre_px + BODY_PADDING_PX
 
 
+# The frame's height computed above is a first guess: what wraps at the output's width (table rows, the
+# plain-text summary, long titles) is known only in the page. The frame then takes its content's height, so
+# nothing is cut at its bottom, and follows it when the output area is resized.
+FIT_FRAME_JS = """
+(function () {
+  var frame = window.frameElement;
+  if (!frame || typeof ResizeObserver === "undefined") { return; }
+  function fit() {
+    var height = Math.ceil(document.body.getBoundingClientRect().height);
+    if (height > 0 && Math.abs(frame.clientHeight - height) > 1) { frame.style.height = height + "px"; }
+  }
+  new ResizeObserver(fit).observe(document.body);
+})();
+"""
+
 # The frame's page: the loader draws the document beside the frame into #wb-root.
 FRAME_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -89,9 +104,10 @@ FRAME_PAGE = """<!DOCTYPE html>
   html, body {{ margin: 0; }}
   body {{ padding: 6px 12px; box-sizing: border-box; font-family: sans-serif; }}
   pre.wb-summary {{ font: 12px/1.5 ui-monospace, monospace; color: #222; background: #f7f7f7;
-                   padding: 8px 12px; margin: 12px 0 0 0; white-space: pre-wrap; }}
+                   padding: 8px 12px; margin: 12px 0 0 0; white-space: pre-wrap; overflow-wrap: anywhere; }}
 </style></head>
-<body><div id="wb-root"></div><pre class="wb-summary">{summary}</pre><script>{loader}</script></body></html>
+<body><div id="wb-root"></div><pre class="wb-summary">{summary}</pre>
+<script>{fit}</script><script>{loader}</script></body></html>
 """
 
 
@@ -99,9 +115,8 @@ def notebook_bundle(run: Run, carry_bokehjs: bool = True) -> dict[str, str]:
     """The display bundle. `carry_bokehjs`: put BokehJS in this output for pages without FM Workbench's
     JupyterLab extension (nbconvert HTML); a notebook needs it in its first dashboard output only."""
     dashboard, text = _dashboard(run)
-    line = html.escape(summary_line(run))
     title = html.escape(page_title(run), quote=True)
-    page = FRAME_PAGE.format(title=title, summary=html.escape(text), loader=loader_js())
+    page = FRAME_PAGE.format(title=title, summary=html.escape(text), fit=FIT_FRAME_JS, loader=loader_js())
     # allow-same-origin: the loader reads BokehJS and the document from the page around the frame.
     frame = (
         f'<iframe srcdoc="{html.escape(page, quote=True)}" title="{title}" '
@@ -111,10 +126,10 @@ def notebook_bundle(run: Run, carry_bokehjs: bool = True) -> dict[str, str]:
     )
     carrier = carrier_html() if carry_bokehjs else ""
     # Where the notebook is not trusted, the scripts and the frame are removed and the static picture shows
-    # instead; where BokehJS is not found, the loader shows it with the line saying why.
+    # instead; where BokehJS is not found, the loader shows it with the line saying why. The summary line is
+    # the dashboard's header (and the static picture's summary): not repeated above the frame.
     markup = (
-        f'<div class="fm-workbench-output">{HIDE_WHEN_TRUSTED}'
-        f'<div style="font: 13px sans-serif; margin: 4px 0">{line}</div>{carrier}'
+        f'<div class="fm-workbench-output">{HIDE_WHEN_TRUSTED}{carrier}'
         f"{doc_html(json_item(dashboard.layout))}{frame}"
         f'<div class="{NO_BOKEH_CLASS}" style="display: none; color: #555; font: 12px sans-serif; '
         'margin: 4px 0"></div>'

@@ -63,7 +63,9 @@ class RankPanelRenderer:
         ]
         if view.stragglers:
             notes.append(f"stragglers: {view.stragglers} (collectives matched by {view.method})")
-        table = table_div("Ranks", html_table(HEADER, rows, "wb-rank-table"), notes, len(rows), "rank_table")
+        table = table_div(
+            "Ranks", html_table(HEADER, rows, "wb-rank-table"), notes, len(rows), "rank_table", grow=True
+        )
         return column(table, self._lanes(view), sizing_mode="stretch_width", name="rank_panel")
 
     def _lanes(self, view: RankView) -> Any:

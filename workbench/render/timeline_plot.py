@@ -16,6 +16,11 @@ LANE_PX = 26
 CHROME_PX = 130
 MAX_HEIGHT_PX = 700
 LANE_GAP = 0.08
+# Within a lane (0 its top, 1 its bottom): where a bar's label goes when token dots run along the bar, and
+# the dots. With 26 px lanes an 11 px label spans 0.12-0.54 and a dot of 5-8 px 0.6-0.9.
+LABEL_Y = 0.33
+TOKEN_Y = 0.75
+TOKEN_DOT_PX = 5
 # Same left and right borders on every run-clock chart, so their x axes line up on the page.
 # Room for the op timeline's row labels (thread and stream names), so every x axis starts at one place.
 MIN_BORDER_LEFT = 130
@@ -79,7 +84,7 @@ class TimelineRenderer:
             legend_group="kind",
         )
         fig.add_tools(HoverTool(renderers=[quads], tooltips=SPAN_TOOLTIPS))
-        draw_bar_labels(fig, view.bar_columns(), bars, "timeline_labels")
+        draw_bar_labels(fig, _label_columns(view), bars, "timeline_labels")
         if view.path:
             self._draw_path(fig, view)
         if view.tokens:
@@ -157,10 +162,20 @@ def _bar_data(view: TimelineView) -> dict[str, list[Any]]:
     return data
 
 
+def _label_columns(view: TimelineView) -> dict[str, list[Any]]:
+    """The bars' labels: in the upper part of a bar that carries token dots, so no dot covers its name."""
+    data = view.bar_columns()
+    dotted = {t.lane for t in view.tokens}
+    data["y"] = [b.lane + LABEL_Y if b.lane in dotted else b.lane + 0.5 for b in view.bars]
+    return data
+
+
 def _token_data(view: TimelineView) -> dict[str, list[Any]]:
     data = view.token_columns()
-    # A chunk with several tokens is a bigger dot, up to a cap that keeps rows apart.
-    data["size"] = [5 + 2 * min(max(t.n_tokens - 1, 0), 4) for t in view.tokens]
+    # Along the lower part of the request's bar, under its label. A chunk with several tokens is a bigger
+    # dot, up to a cap that keeps it inside the bar.
+    data["y"] = [t.lane + TOKEN_Y for t in view.tokens]
+    data["size"] = [TOKEN_DOT_PX + min(max(t.n_tokens - 1, 0), 3) for t in view.tokens]
     return data
 
 

@@ -67,7 +67,7 @@ def create_app(
     handler = _Handler(
         ScheduledBackend(backend, scheduler, metrics), output_tokens, faults or Faults(), seed, plan
     )
-    profiler = ProfilerControl(plan.profile_dir)
+    profiler = ProfilerControl(plan.profile_dir, getattr(backend, "profiling_executor", None))
 
     @app.get("/metrics")
     async def prometheus_metrics() -> Response:
@@ -76,7 +76,7 @@ def create_app(
     @app.post("/start_profile")
     async def start_profile() -> Response:
         try:
-            profiler.start()
+            await profiler.call(profiler.start)
         except ProfileStateError as error:
             return _error(str(error), 400)
         return Response(status_code=200)
@@ -84,8 +84,8 @@ def create_app(
     @app.post("/stop_profile")
     async def stop_profile() -> Response:
         try:
-            # On the loop's thread, the one that started it: torch's profiler cannot stop from another.
-            files = profiler.stop()
+            # On the thread that started it: torch's profiler cannot stop from another.
+            files = await profiler.call(profiler.stop)
         except ProfileStateError as error:
             return _error(str(error), 400)
         return JSONResponse({"files": files})

@@ -131,6 +131,11 @@ class ModelBackend:
     def model_id(self) -> str:
         return self._model_id
 
+    @property
+    def profiling_executor(self) -> ThreadPoolExecutor:
+        """The thread every generate() runs on: torch.profiler records only the thread it started on."""
+        return self._worker
+
     def open_stream(self, request: GenerationRequest) -> AsyncGenerator[Piece, None]:
         n_positions = int(self._model.config.n_positions)
         if request.max_tokens >= n_positions:

@@ -4,14 +4,21 @@ server's model backend, written into `--profile-dir` when it stops.
 vLLM writes one trace per worker with torch's `tensorboard_trace_handler`
 (`<worker>.<time>.pt.trace.json.gz`);
 this server has one worker, `rank0`. torch loads only when profiling starts (the synthetic backend never
-needs it otherwise); on a CPU build only CPU activity is recorded.
+needs it otherwise); on a CPU build only CPU activity is recorded. torch.profiler records the operators of
+the thread that started it only (and must stop there), so with a backend that computes on a thread of its
+own (the model backend's `profiling_executor`) the profiler starts and stops on that thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class ProfileStateError(Exception):
@@ -19,10 +26,17 @@ class ProfileStateError(Exception):
 
 
 class ProfilerControl:
-    def __init__(self, directory: Path | None) -> None:
+    def __init__(self, directory: Path | None, executor: Executor | None = None) -> None:
         self.directory = directory
+        self._executor = executor
         self._profiler: Any = None
         self._lock = threading.Lock()
+
+    async def call(self, action: Callable[[], T]) -> T:
+        """`action` (start or stop) on the backend's compute thread, else here (the event loop's thread)."""
+        if self._executor is None:
+            return action()
+        return await asyncio.get_running_loop().run_in_executor(self._executor, action)
 
     @property
     def active(self) -> bool:

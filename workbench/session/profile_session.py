@@ -34,6 +34,7 @@ from workbench.session.environment import capture_environment
 from workbench.session.gpu import GpuCollectors
 from workbench.session.interrupts import interrupts_held
 from workbench.session.journaling import JournalWriter
+from workbench.session.serving import ServingSide
 from workbench.store import rundir
 from workbench.store.index import default_store, runs_dir
 from workbench.store.journal import JOURNAL_FILE
@@ -76,6 +77,7 @@ class ProfileSession:
         self._gil_probe: GilProbe | None = None
         self._journal: JournalWriter | None = None
         self._server: Any = None
+        self._serving = ServingSide(options)
 
     @property
     def clock(self) -> RunClock | None:
@@ -180,6 +182,9 @@ class ProfileSession:
             self.statuses.append(CollectorStatus("tokens", False, "disabled with --no-tokens"))
         self._start_gil_probe(context)
         self._start_server_metrics(context)
+        self._serving.start(context)  # --server-profile, --attach
+        self.notices.extend(self._serving.notices)
+        self._serving.notices.clear()
         # Last, so torch.profiler's own start-up is not in the CPU profile's cell window.
         self._gpu = GpuCollectors(self.options)
         self._gpu.start(context)
@@ -285,6 +290,7 @@ class ProfileSession:
             return run
         try:
             run.metrics = self._metrics(run, context)
+            self._serving.add_metrics(run)
             self._check_budget(run)
             self._find(run)
         except KeyboardInterrupt:
@@ -335,6 +341,10 @@ class ProfileSession:
             self.statuses.extend(self._gpu.statuses)
             self.notices.extend(self._gpu.notices)
             self._gpu = None
+        if self.run is not None:
+            self._serving.stop(self.run)  # after the GPU collectors: the server's ops join the run's table
+            self.statuses.extend(self._serving.statuses)
+            self.notices.extend(self._serving.notices)
         with self._hooks_lock:
             if self._import_watcher is not None:
                 self._import_watcher.stop()

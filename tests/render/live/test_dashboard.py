@@ -141,7 +141,7 @@ def test_dashboard_update_streams_increments_and_replaces_the_flame() -> None:
     assert list(dashboard.spans.data["span_id"]) == [1]
     assert list(dashboard.tokens.data["n_tokens"]) == [4]
     assert list(dashboard.flame_rects.data["function"]) == ["cell", "f"]
-    assert list(dashboard.rate.data["t_s"]) == [0.2, 0.4]
+    assert list(dashboard.rate.data["t_ms"]) == [200.0, 400.0]
     assert dashboard.ticks == 2
     assert 'data-live="tokens">4<' in dashboard.summary.text
 
@@ -219,3 +219,87 @@ def test_live_findings_show_the_top_few_escaped_and_so_far() -> None:
     assert "6 findings so far</b> · 2 more" in text
     dashboard.update(snapshot)  # no new findings: the list stays
     assert dashboard.findings.text == text
+
+
+def _deep_flame(depth: int) -> LiveFlame:
+    """A `generate()`-like stack `depth` frames deep, beside a shallow one."""
+    flame = LiveFlame()
+    flame.add([Frame(f"layer_{i}", "model.py", i) for i in range(depth)], 300 * MS)
+    flame.add([Frame("tokenize", "tok.py", 1)], 100 * MS)
+    return flame
+
+
+@pytest.mark.parametrize("depth", [2, 8, 30, 60])
+def test_live_flame_rows_keep_one_height_at_any_depth(depth: int) -> None:
+    from workbench.render.flame_plot import CHROME_PX
+    from workbench.render.live.dashboard import FLAME_MAX_ROWS, FLAME_ROW_PX
+
+    dashboard = LiveDashboard("demo")
+    view = _deep_flame(depth).view()
+    dashboard.update(LiveSnapshot.from_recording(Recording(), LiveCursor(), S), view)
+    rows = view.max_depth + 1  # the root, then the frames
+    shown = dashboard.flame.y_range.start - dashboard.flame.y_range.end
+    assert (dashboard.flame.height - CHROME_PX) / shown == FLAME_ROW_PX
+    assert shown == min(max(rows, 6), FLAME_MAX_ROWS)
+    # Deeper than the cap: the top rows are shown and the rest is a pan away, within the stack's depth.
+    assert dashboard.flame.y_range.bounds == (0, max(rows, shown))
+    assert ("top 24 of" in dashboard.flame.title.text) == (rows > FLAME_MAX_ROWS)
+
+
+def test_live_span_bars_carry_their_names_clipped_to_the_bar() -> None:
+    from workbench.render.live.dashboard import LABEL_DY, TOKEN_DY
+
+    dashboard = LiveDashboard("demo")
+    rec = Recording()
+    rec.add_span(Span(1, "cell", "cell", 0, None))
+    rec.add_span(Span(2, "retrieve documents", "retrieval", 0, 400 * MS, parent_id=1))
+    rec.add_span(Span(3, "generate answer with a long name", "llm", 400 * MS, 520 * MS, parent_id=1))
+    rec.add_span(Span(4, "tiny", "parse", 520 * MS, 521 * MS, parent_id=1))
+    rec.add_token(TokenEvent(3, 450 * MS, 1))
+    cursor = LiveCursor()
+    dashboard.update(LiveSnapshot.from_recording(rec, cursor, S))
+    labels = dashboard.span_labels.data
+    texts = list(labels["text"])
+    assert "cell" in texts and "retrieve documents" in texts
+    # 120 ms of a 1 s view is about 80 px: the long name is cut to the bar, with an ellipsis.
+    clipped = [t for t in texts if t.startswith("generate")]
+    assert clipped and clipped[0].endswith("…") and len(clipped[0]) < len("generate answer with a long name")
+    assert not any(t.startswith("ti") for t in texts)  # a 1 ms bar is too narrow for a label
+    # Labels sit above a lane's centre, token dots below it: no dot covers a name.
+    assert all(y % 1 == pytest.approx(1 + LABEL_DY) for y in labels["y"])
+    assert list(dashboard.tokens.data["y"]) == [1 + TOKEN_DY]
+    sent = dashboard.span_labels.data
+    dashboard.update(LiveSnapshot.from_recording(rec, cursor, S))
+    assert dashboard.span_labels.data is sent  # unchanged labels are not sent again
+
+
+def test_live_and_final_charts_use_the_same_time_unit() -> None:
+    from tests.render.synthetic import realistic_run
+    from workbench.render.dashboard import DashboardRenderer
+
+    final = DashboardRenderer().render(realistic_run()).layout
+    units = {final.select_one({"name": n}).xaxis[0].axis_label for n in ("timeline", "token_rate")}
+    assert units == {"ms since run start"}
+    dashboard = LiveDashboard("demo")
+    assert {dashboard.timeline.xaxis[0].axis_label, dashboard.rate_figure.xaxis[0].axis_label} == units
+    rec = Recording()
+    rec.add_span(span(1, "llm", 250 * MS, 750 * MS))
+    rec.add_token(TokenEvent(1, 500 * MS, 1))
+    dashboard.update(LiveSnapshot.from_recording(rec, LiveCursor(), S))
+    assert list(dashboard.spans.data["start_ms"]) == [250.0]
+    assert list(dashboard.spans.data["end_ms"]) == [750.0]
+    assert list(dashboard.tokens.data["t_ms"]) == [pytest.approx(TOKEN_BIN_NS / 2 / MS + 500.0, abs=25.0)]
+    assert list(dashboard.rate.data["t_ms"]) == [1000.0]
+
+
+def test_live_timeline_lanes_keep_one_height_up_to_a_cap() -> None:
+    from workbench.render.live.dashboard import LANE_PX, TIMELINE_CHROME_PX, TIMELINE_MAX_LANES
+
+    dashboard = LiveDashboard("demo")
+    rec = Recording()
+    for i in range(1, 31):  # 30 nested spans: 30 lanes
+        rec.add_span(span(i, "chain", 0, None, parent=i - 1 if i > 1 else None))
+    dashboard.update(LiveSnapshot.from_recording(rec, LiveCursor(), S))
+    assert dashboard.timeline.height == TIMELINE_MAX_LANES * LANE_PX + TIMELINE_CHROME_PX
+    assert dashboard.timeline.y_range.start == TIMELINE_MAX_LANES - 0.5
+    assert dashboard.timeline.y_range.bounds == (-0.5, 29.5)

@@ -3,6 +3,10 @@
 Only increments travel: spans, token arrivals and rate points are streamed with a rollover; the flame
 graph's (small, level-of-detail) layout is replaced only when a sample was added. The page notices by
 itself when updates stop arriving (a C call holding the GIL stops every Python thread): see `STALE_JS`.
+
+It reads as the final dashboard does: times in ms since the run started (the snapshot's seconds are
+converted here), flame rows of a fixed height (the chart grows with the stack's depth up to a cap, then
+shows the top rows and pans down), and span bars labelled with their names, clipped to the bar.
 """
 
 from __future__ import annotations
@@ -18,9 +22,9 @@ from bokeh.plotting import figure
 from workbench.model.finding import Finding
 from workbench.model.series import split_series
 from workbench.render.findings_view import SEVERITY_COLORS
-from workbench.render.flame_plot import icicle_figure, source_data
+from workbench.render.flame_plot import CHROME_PX, icicle_figure, source_data
 from workbench.render.flame_view import FlameView
-from workbench.render.labels import fit_labels
+from workbench.render.labels import ASSUMED_WIDTH_PX, fit_labels
 from workbench.render.layout_parts import data_source
 from workbench.render.live.snapshot import LiveSnapshot, SpanRow, TokenRow
 from workbench.render.palette import TOKEN_COLOR
@@ -30,9 +34,25 @@ TOKEN_ROLLOVER = 5_000
 RATE_ROLLOVER = 600
 RATE_SECONDS = 30
 STALE_AFTER_MS = 1_500
-FLAME_HEIGHT_PX = 280
-TIMELINE_HEIGHT_PX = 220
+MS_PER_S = 1000.0
+# A flame row is this tall at any depth; the chart grows with the depth up to FLAME_MAX_ROWS rows, then
+# shows the top rows (pan down for the rest).
+FLAME_ROW_PX = 18
+FLAME_MIN_ROWS = 6
+FLAME_MAX_ROWS = 24
+# A timeline lane likewise, up to TIMELINE_MAX_LANES lanes.
+LANE_PX = 26
+TIMELINE_CHROME_PX = 110
+TIMELINE_MIN_LANES = 3
+TIMELINE_MAX_LANES = 16
+# Within a lane (its centre 0, its bottom +0.5): a span's label above the centre, token dots below it.
+LABEL_DY = -0.12
+TOKEN_DY = 0.2
 RATE_HEIGHT_PX = 180
+RATE_WIDTH_PX = 360
+# The timeline's width the Python-side label fit assumes: the live row less the tokens/s chart.
+TIMELINE_WIDTH_PX = ASSUMED_WIDTH_PX - RATE_WIDTH_PX
+TIME_AXIS_LABEL = "ms since run start"  # as on the final dashboard's run-clock charts
 # The live findings list: the few largest gains (the final panel has them all, with their evidence).
 LIVE_FINDINGS = 4
 FINDINGS_NOTE = (
@@ -105,9 +125,10 @@ class LiveDashboard:
         self.flame = _flame_figure(self.flame_rects, self.flame_labels)
         self.spans = data_source(_span_columns(), name="live_spans")
         self.open_spans = data_source(_span_columns(), name="live_open_spans")
-        self.tokens = data_source({"t_s": [], "lane": [], "n_tokens": []}, name="live_tokens")
-        self.timeline = _timeline_figure(self.spans, self.open_spans, self.tokens)
-        self.rate = data_source({"t_s": [], "tokens_per_s": []}, name="live_rate")
+        self.span_labels = data_source({"x": [], "y": [], "text": []}, name="live_span_labels")
+        self.tokens = data_source({"t_ms": [], "y": [], "lane": [], "n_tokens": []}, name="live_tokens")
+        self.timeline = _timeline_figure(self.spans, self.open_spans, self.span_labels, self.tokens)
+        self.rate = data_source({"t_ms": [], "tokens_per_s": []}, name="live_rate")
         self.rate_figure = _rate_figure(self.rate)
         # The findings so far as columns (the view-model), and the list drawn from them: HTML built here,
         # every string from the run escaped. Hidden until the first finding: a clean cell shows no list.
@@ -148,7 +169,9 @@ class LiveDashboard:
         if flame is not None:
             self._update_flame(flame)
         self._update_timeline(snapshot)
-        self.rate.stream({"t_s": [snapshot.now_s], "tokens_per_s": [snapshot.tokens_per_s]}, RATE_ROLLOVER)
+        self.rate.stream(
+            {"t_ms": [snapshot.now_s * MS_PER_S], "tokens_per_s": [snapshot.tokens_per_s]}, RATE_ROLLOVER
+        )
         if findings is not None:
             self._update_findings(findings, max(snapshot.now_s - self._cell_start_s, 0.0))
 
@@ -166,10 +189,15 @@ class LiveDashboard:
         self.flame_rects.data = dict(data)
         self.flame_labels.data = dict(fitted.columns())
         rows = view.max_depth + 1
-        if self.flame.y_range.start != rows:
-            self.flame.y_range.start = rows
+        shown = min(max(rows, FLAME_MIN_ROWS), FLAME_MAX_ROWS)
+        if self.flame.height != flame_height(rows):
+            self.flame.height = flame_height(rows)
+        if self.flame.y_range.start != shown or self.flame.y_range.bounds != (0, max(rows, shown)):
+            # Rows 0 (the root) at the top: the top `shown` rows; the rest is a pan away.
+            self.flame.y_range.update(start=shown, end=0, bounds=(0, max(rows, shown)))
+        deeper = f" · top {shown} of {rows} levels (drag down for the rest)" if rows > shown else ""
         self.flame.title.text = (
-            f"CPU flame graph (live, low-rate samples) · {view.total_ms / 1e3:,.1f} s sampled"
+            f"CPU flame graph (live, low-rate samples) · {view.total_ms / 1e3:,.1f} s sampled{deeper}"
         )
 
     def _update_findings(self, findings: list[Finding], cell_s: float) -> None:
@@ -184,26 +212,72 @@ class LiveDashboard:
         for r in snapshot.open_spans:
             if r.kind == "cell" and r.lane == 0:
                 self._cell_start_s = r.start_s
+        changed = bool(snapshot.closed_spans or snapshot.open_spans or self.open_spans.data["span_id"])
         if snapshot.closed_spans:
-            self.spans.stream(_rows(snapshot.closed_spans), SPAN_ROLLOVER)
+            self.spans.stream(_span_rows(snapshot.closed_spans), SPAN_ROLLOVER)
         if snapshot.open_spans or self.open_spans.data["span_id"]:
-            self.open_spans.data = _rows(snapshot.open_spans) or _span_columns()
+            self.open_spans.data = _span_rows(snapshot.open_spans) or _span_columns()
         if snapshot.tokens:
-            self.tokens.stream(_rows(snapshot.tokens), TOKEN_ROLLOVER)
+            self.tokens.stream(_token_rows(snapshot.tokens), TOKEN_ROLLOVER)
+        if changed:
+            self._update_span_labels(snapshot.now_s * MS_PER_S)
         lanes = max(
             [r.lane for r in snapshot.closed_spans + snapshot.open_spans] + [t.lane for t in snapshot.tokens],
             default=0,
         )
         if lanes + 1 > self._lanes:
             self._lanes = lanes + 1
-            self.timeline.y_range.start = self._lanes - 0.5
+            shown = min(max(self._lanes, TIMELINE_MIN_LANES), TIMELINE_MAX_LANES)
+            self.timeline.height = timeline_height(self._lanes)
+            self.timeline.y_range.update(start=shown - 0.5, bounds=(-0.5, max(self._lanes, shown) - 0.5))
+
+    def _update_span_labels(self, now_ms: float) -> None:
+        """Each bar's name inside it, clipped to the bar's width, for the view from 0 to now (the timeline's
+        range follows the data); sent only when a label changed."""
+        bars: list[dict[str, Any]] = [dict(self.spans.data), dict(self.open_spans.data)]
+        x0: list[float] = [float(x) for d in bars for x in d["start_ms"]]
+        x1: list[float] = [float(x) for d in bars for x in d["end_ms"]]
+        y: list[float] = [float(lane) + LABEL_DY for d in bars for lane in d["lane"]]
+        names: list[str] = [str(n) for d in bars for n in d["name"]]
+        fitted = fit_labels(x0, x1, y, names, view=(0.0, max(now_ms, 1e-3)), width_px=TIMELINE_WIDTH_PX)
+        if (fitted.x, fitted.y, fitted.text) != tuple(
+            list(self.span_labels.data[k]) for k in ("x", "y", "text")
+        ):
+            self.span_labels.data = dict(fitted.columns())
 
 
-def _rows(rows: list[SpanRow] | list[TokenRow]) -> dict[str, Any]:
+def flame_height(rows: int) -> int:
+    """The live flame graph's height for a stack `rows` deep: FLAME_ROW_PX a row shown."""
+    return min(max(rows, FLAME_MIN_ROWS), FLAME_MAX_ROWS) * FLAME_ROW_PX + CHROME_PX
+
+
+def timeline_height(lanes: int) -> int:
+    return min(max(lanes, TIMELINE_MIN_LANES), TIMELINE_MAX_LANES) * LANE_PX + TIMELINE_CHROME_PX
+
+
+def _span_rows(rows: list[SpanRow]) -> dict[str, Any]:
+    """Span rows as columns, times in ms."""
     if not rows:
         return {}
-    names = list(type(rows[0]).__dataclass_fields__)
-    return {name: [getattr(r, name) for r in rows] for name in names}
+    return {
+        "span_id": [r.span_id for r in rows],
+        "name": [r.name for r in rows],
+        "kind": [r.kind for r in rows],
+        "lane": [r.lane for r in rows],
+        "start_ms": [r.start_s * MS_PER_S for r in rows],
+        "end_ms": [r.end_s * MS_PER_S for r in rows],
+        "color": [r.color for r in rows],
+    }
+
+
+def _token_rows(rows: list[TokenRow]) -> dict[str, Any]:
+    """Token arrivals as columns, times in ms, each dot below its lane's centre (under the span labels)."""
+    return {
+        "t_ms": [r.t_s * MS_PER_S for r in rows],
+        "y": [r.lane + TOKEN_DY for r in rows],
+        "lane": [r.lane for r in rows],
+        "n_tokens": [r.n_tokens for r in rows],
+    }
 
 
 def _finding_columns(findings: list[Finding], cell_ms: float) -> dict[str, list[Any]]:
@@ -242,7 +316,7 @@ def _findings_html(rows: dict[str, list[Any]], total: int) -> str:
 
 
 def _span_columns() -> dict[str, Any]:
-    return {name: [] for name in SpanRow.__dataclass_fields__}
+    return {name: [] for name in ("span_id", "name", "kind", "lane", "start_ms", "end_ms", "color")}
 
 
 def _empty_flame() -> dict[str, list[Any]]:
@@ -298,8 +372,12 @@ def _gpu_value(metric: str, value: float) -> str:
 
 
 def _flame_figure(rects: ColumnDataSource, labels: ColumnDataSource) -> Any:
-    fig = icicle_figure("CPU flame graph (live, low-rate samples)", 6, "live_flame", "share of sampled time")
-    fig.height = FLAME_HEIGHT_PX
+    fig = icicle_figure(
+        "CPU flame graph (live, low-rate samples)", FLAME_MIN_ROWS, "live_flame", "share of sampled time"
+    )
+    fig.height = flame_height(FLAME_MIN_ROWS)
+    fig.y_range.bounds = (0, FLAME_MIN_ROWS)
+    fig.add_tools("ypan")
     quads = fig.quad(
         left="x0", right="x1", top="top", bottom="bottom", source=rects,
         fill_color="color", line_color="white", line_width=0.5,
@@ -311,28 +389,32 @@ def _flame_figure(rects: ColumnDataSource, labels: ColumnDataSource) -> Any:
     return fig
 
 
-def _timeline_figure(spans: ColumnDataSource, open_spans: ColumnDataSource, tokens: ColumnDataSource) -> Any:
+def _timeline_figure(
+    spans: ColumnDataSource, open_spans: ColumnDataSource, labels: ColumnDataSource, tokens: ColumnDataSource
+) -> Any:
     fig = figure(
         title="Spans and token arrivals",
-        height=TIMELINE_HEIGHT_PX,
+        height=timeline_height(1),
         sizing_mode="stretch_width",
+        min_width=320,
         x_range=DataRange1d(start=0.0, range_padding=0.02),
-        y_range=Range1d(start=0.5, end=-0.5),
-        tools="xpan,xwheel_zoom,reset",
+        y_range=Range1d(start=TIMELINE_MIN_LANES - 0.5, end=-0.5, bounds=(-0.5, TIMELINE_MIN_LANES - 0.5)),
+        tools="xpan,xwheel_zoom,ypan,reset",
         toolbar_location="above",
         name="live_timeline",
     )
     fig.toolbar.logo = None
     fig.yaxis.visible = False
-    fig.xaxis.axis_label = "s since run start"
-    bars = fig.hbar(y="lane", left="start_s", right="end_s", height=0.7, source=spans, fill_color="color",
+    fig.xaxis.axis_label = TIME_AXIS_LABEL
+    bars = fig.hbar(y="lane", left="start_ms", right="end_ms", height=0.7, source=spans, fill_color="color",
                     line_color="white")  # fmt: skip
-    fig.hbar(y="lane", left="start_s", right="end_s", height=0.7, source=open_spans, fill_color="color",
+    fig.hbar(y="lane", left="start_ms", right="end_ms", height=0.7, source=open_spans, fill_color="color",
              fill_alpha=0.55, line_color="#888", line_dash="dashed")  # fmt: skip
-    fig.scatter(x="t_s", y="lane", size=4, source=tokens, color=TOKEN_COLOR, marker="diamond")
-    fig.add_tools(
-        HoverTool(renderers=[bars], tooltips=[("", "@name (@kind)"), ("s", "@start_s{0.00}–@end_s{0.00}")])
-    )
+    fig.text(x="x", y="y", text="text", source=labels, x_offset=3, text_baseline="middle",
+             text_font_size="11px", text_color="#111", name="live_span_label_glyphs")  # fmt: skip
+    fig.scatter(x="t_ms", y="y", size=4, source=tokens, color=TOKEN_COLOR, marker="diamond")
+    tooltips = [("", "@name (@kind)"), ("ms", "@start_ms{0,0.0}–@end_ms{0,0.0}")]
+    fig.add_tools(HoverTool(renderers=[bars], tooltips=tooltips))
     return fig
 
 
@@ -340,12 +422,12 @@ def _rate_figure(rate: ColumnDataSource) -> Any:
     fig = figure(
         title=f"Tokens/s (last {RATE_SECONDS} s)",
         height=RATE_HEIGHT_PX,
-        width=360,
-        x_range=DataRange1d(follow="end", follow_interval=RATE_SECONDS, range_padding=0.0),
+        width=RATE_WIDTH_PX,
+        x_range=DataRange1d(follow="end", follow_interval=RATE_SECONDS * MS_PER_S, range_padding=0.0),
         tools="",
         toolbar_location=None,
         name="live_rate",
     )
-    fig.line(x="t_s", y="tokens_per_s", source=rate, line_width=2, color="#fd8d3c")
-    fig.xaxis.axis_label = "s since run start"
+    fig.line(x="t_ms", y="tokens_per_s", source=rate, line_width=2, color="#fd8d3c")
+    fig.xaxis.axis_label = TIME_AXIS_LABEL
     return fig
