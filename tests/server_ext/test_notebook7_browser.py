@@ -129,5 +129,16 @@ def test_notebook7_live_dashboard_indicator_and_profile_button(
         assert source == BUTTON_CELL
         runs = sorted(p.name for p in (root / ".fmprofile" / "runs").iterdir())
         assert len(runs) == 2, runs
+
+        # After a reload the kernel does not send BokehJS again: the live dashboard still shows (the
+        # extension gives the page its BokehJS), and the dashboards already there paint.
+        page.reload()
+        page.wait_for_function(KERNEL_IDLE_JS, timeout=90_000)
+        _cell(page, 1).locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        page.wait_for_function(LIVE_JS, timeout=60_000)
+        page.wait_for_selector(f"{STATUS}:not(.fmp-mod-running)", state="attached", timeout=120_000)
+        _cell(page, 1).locator(".jp-OutputArea-output iframe").wait_for(timeout=60_000)
+        assert not [e for e in errors if "reading 'require'" in e or "Failed to create view" in e], errors
         # Notebook 7.6 itself raises this one on a fresh settings folder, with or without the extension.
         assert not [e for e in errors if "reading 'schema'" not in e], errors
