@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml constraints.txt
 	# torch first and pinned: an unpinned resolve pulls a CUDA build with several GB of packages.
 	$(PIP) install -c constraints.txt torch==2.13.0
 	# The committed build of the lab extension is used; `make labextension` rebuilds it from source.
-	HATCH_JUPYTER_BUILDER_SKIP_NPM=1 $(PIP) install -c constraints.txt -e '.[torch,gpu,serve,rag,otel,distributed,lab,dev]'
+	HATCH_JUPYTER_BUILDER_SKIP_NPM=1 $(PIP) install -c constraints.txt -e '.[torch,gpu,serve,rag,otel,otel-test,distributed,lab,dev]'
 	# A development install the extension template's way: the lab extension linked to the package's build
 	# (a rebuild shows on reload) and the server extension enabled, in this venv.
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter labextension develop --overwrite .
