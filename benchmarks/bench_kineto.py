@@ -3,9 +3,11 @@
 Builds a trace of 1e6 complete ("X") events by repeating diff_control_cuda.json.gz's events (each copy
 shifted by the trace's span, correlation ids offset so they stay unique), gzips it into a temporary
 folder, then times each parser in its own subprocess so that the peak RSS it reports is its own. Last,
-the whole import (convert, GPU metrics, save, trace.json and report.html, the notebook output) is timed.
+the whole import (convert, GPU metrics, save, trace.json and report.html, the notebook output) is timed,
+and several ranks' traces (each a copy of diff_control_cuda with its own rank) are imported as one run by
+`wb.load_kineto(paths)`: in one process, then through a process pool.
 
-    .venv/bin/python benchmarks/bench_kineto.py [--events 1000000]
+    .venv/bin/python benchmarks/bench_kineto.py [--events 1000000] [--ranks 8]
 
 HTA is installed into benchmarks/.venv-hta on the first run (never into the project's .venv: its pins
 would fight ours). It needs no torch; its trace parser needs only numpy, pandas, psutil and PyYAML, so the
@@ -34,6 +36,23 @@ RESULTS = ROOT / "benchmarks" / "results"
 HTA_PACKAGES = ["holistictraceanalysis==0.5.0"]
 HTA_PARSER_DEPS = ["numpy", "pandas", "psutil", "pyyaml"]
 
+# Peak RSS of the measuring process itself, prepended to each script below: VmHWM belongs to its own memory
+# map, which exec makes anew. ru_maxrss would not do: Linux carries the parent's peak across fork and exec
+# into it, and this script holds the whole trace it built as Python objects (ours read 756 MB that way,
+# where it needs ~350).
+PEAK = """
+def peak_mb():
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
+
 OURS = """
 import json, resource, sys, time
 from workbench.importers.kineto import ops_from_kineto, read_kineto, KinetoClockMap
@@ -45,7 +64,7 @@ table = ops_from_kineto(trace, KinetoClockMap.from_origin_ns(trace.start_ns))
 seconds = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_SELF)
 cpu = usage.ru_utime + usage.ru_stime - cpu0
-print(json.dumps({"seconds": seconds, "cpu_s": cpu, "peak_mb": usage.ru_maxrss / 1024, "events": len(table)}))
+print(json.dumps({"seconds": seconds, "cpu_s": cpu, "peak_mb": peak_mb(), "events": len(table)}))
 """
 
 # From the file to a saved run with its dashboard: what `workbench import` does, step by step.
@@ -71,8 +90,7 @@ with tempfile.TemporaryDirectory() as folder:
     sizes = {p.name: p.stat().st_size / 1e6 for p in path.iterdir()}
 bundle = timed("notebook output", lambda: notebook_bundle(run))
 sizes["notebook output"] = len(json.dumps(bundle)) / 1e6
-usage = resource.getrusage(resource.RUSAGE_SELF)
-result = {"steps": steps, "sizes_mb": sizes, "peak_mb": usage.ru_maxrss / 1024}
+result = {"steps": steps, "sizes_mb": sizes, "peak_mb": peak_mb()}
 print(json.dumps({**result, "events": len(run.recording.ops)}))
 """
 
@@ -88,8 +106,73 @@ meta, frame, symbols = parse_trace_file(sys.argv[1])
 seconds = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_SELF)
 cpu = usage.ru_utime + usage.ru_stime - cpu0
-print(json.dumps({"seconds": seconds, "cpu_s": cpu, "peak_mb": usage.ru_maxrss / 1024, "events": len(frame)}))
+print(json.dumps({"seconds": seconds, "cpu_s": cpu, "peak_mb": peak_mb(), "events": len(frame)}))
 """
+
+
+# Several ranks as one run: `mode` "serial" parses them one after another here, "pool" through a process
+# pool of one worker per CPU. Peaks: this process's, and the largest worker's maximum RSS (which counts
+# the pages a forked worker shares with this process).
+RANKS = """
+import json, os, resource, sys, time
+from concurrent.futures import ProcessPoolExecutor
+import workbench as wb
+mode, paths = sys.argv[1], sys.argv[2:]
+start = time.perf_counter()
+if mode == "pool":
+    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
+        run = wb.load_kineto(paths, save=False, executor=pool)
+else:
+    run = wb.load_kineto(paths, save=False, workers=1)
+seconds = time.perf_counter() - start
+own = peak_mb()
+workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+result = {"mode": mode, "ranks": len(paths), "seconds": seconds, "ranks_per_s": len(paths) / seconds}
+result.update(peak_mb=own, worker_peak_mb=workers, workers=os.cpu_count() if mode == "pool" else 0)
+print(json.dumps({**result, "events": len(run.recording.ops)}))
+"""
+
+
+def ranks_available() -> bool:
+    """Whether this checkout imports several ranks as one run (`wb.load_kineto(list_of_paths)`)."""
+    import importlib.util
+
+    sys.path.insert(0, str(ROOT))
+    try:
+        return importlib.util.find_spec("workbench.importers.ranks") is not None
+    finally:
+        sys.path.remove(str(ROOT))
+
+
+def build_rank_traces(ranks: int, folder: Path) -> list[Path]:
+    """`ranks` gzipped copies of the source trace, each with its own rank in distributedInfo."""
+    with gzip.open(SOURCE) as file:
+        trace = json.load(file)
+    events = json.dumps(trace.pop("traceEvents"))
+    paths = []
+    for rank in range(ranks):
+        info = dict(trace.get("distributedInfo") or {}, rank=rank, world_size=ranks)
+        head = json.dumps({**trace, "distributedInfo": info})
+        path = folder / f"rank-{rank}.json.gz"
+        path.write_bytes(gzip.compress(f'{head[:-1]}, "traceEvents": {events}}}'.encode(), 6))
+        paths.append(path)
+    return paths
+
+
+def measure_ranks(paths: list[Path]) -> list[dict[str, Any]]:
+    rows = []
+    for mode in ("serial", "pool"):
+        done = subprocess.run(
+            [sys.executable, "-c", PEAK + RANKS, mode, *map(str, paths)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"ranks ({mode}) failed:\n{done.stderr[-3000:]}")
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return rows
 
 
 def build_trace(events: int, folder: Path) -> tuple[Path, int]:
@@ -139,7 +222,7 @@ def ensure_hta() -> Path:
 
 def measure(python: Path, code: str, trace: Path) -> dict[str, Any]:
     done = subprocess.run(
-        [str(python), "-c", code, str(trace)], capture_output=True, text=True, cwd=ROOT, check=False
+        [str(python), "-c", PEAK + code, str(trace)], capture_output=True, text=True, cwd=ROOT, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(f"{python} failed:\n{done.stderr[-3000:]}")
@@ -169,7 +252,11 @@ def machine() -> dict[str, Any]:
 
 
 def write_results(
-    rows: list[dict[str, Any]], events: int, size_mb: float, end_to_end: dict[str, Any] | None
+    rows: list[dict[str, Any]],
+    events: int,
+    size_mb: float,
+    end_to_end: dict[str, Any] | None,
+    ranks: list[dict[str, Any]] | None = None,
 ) -> None:
     info = machine()
     date = datetime.date.today().isoformat()
@@ -181,6 +268,7 @@ def write_results(
         "gzip_mb": size_mb,
         "results": rows,
         "end_to_end": end_to_end,
+        "ranks": ranks,
     }
     (RESULTS / "kineto.json").write_text(json.dumps(payload, indent=2) + "\n")
     lines = [
@@ -199,8 +287,12 @@ def write_results(
             f"| {row['peak_mb']:.0f} "
             f"| {row['time_ratio']:.1f} | {row['memory_ratio']:.1f} |"
         )
+    if len(rows) == 2:
+        lines += ["", summary(rows)]
     if end_to_end is not None:
         lines += _end_to_end_lines(end_to_end)
+    if ranks:
+        lines += _rank_lines(ranks)
     (RESULTS / "kineto.md").write_text("\n".join(lines) + "\n")
 
 
@@ -219,6 +311,35 @@ def _end_to_end_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def summary(rows: list[dict[str, Any]]) -> str:
+    """Ours against HTA, measured in the same run: how many times faster, and the share of its peak."""
+    ours, hta = rows[0], rows[1]
+    return (
+        f"Ours vs HTA: {hta['seconds'] / ours['seconds']:.1f}x faster ({ours['seconds']:.2f} s vs "
+        f"{hta['seconds']:.2f} s wall; {hta['cpu_s'] / ours['cpu_s']:.1f}x in CPU time), "
+        f"peak memory {ours['peak_mb']:.0f} MB vs {hta['peak_mb']:.0f} MB "
+        f"({ours['peak_mb'] / hta['peak_mb']:.0%} of HTA's)."
+    )
+
+
+def _rank_lines(ranks: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "",
+        f"{ranks[0]['ranks']} ranks (copies of diff_control_cuda) as one run, `wb.load_kineto(paths)` "
+        f"({ranks[0]['events']:,} events kept):",
+        "",
+        "| how | s | ranks/s | peak MB (this process) | peak MB (largest worker) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for row in ranks:
+        how = "one process" if row["mode"] == "serial" else f"process pool, {row['workers']} workers"
+        worker = f"{row['worker_peak_mb']:.0f}" if row["mode"] == "pool" else "-"
+        lines.append(
+            f"| {how} | {row['seconds']:.2f} | {row['ranks_per_s']:.2f} | {row['peak_mb']:.0f} | {worker} |"
+        )
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -228,6 +349,7 @@ def main() -> int:
     parser.add_argument(
         "--no-end-to-end", action="store_true", help="skip saving the run and rendering its dashboard"
     )
+    parser.add_argument("--ranks", type=int, default=8, help="ranks imported as one run (0: skip)")
     options = parser.parse_args()
     if not SOURCE.exists():
         print(f"missing {SOURCE}", file=sys.stderr)
@@ -241,6 +363,11 @@ def main() -> int:
             parsers["HTA parse_trace_file"] = (ensure_hta(), HTA)
         rows = [{"parser": name, **measure(python, code, trace)} for name, (python, code) in parsers.items()]
         end_to_end = None if options.no_end_to_end else measure(Path(sys.executable), END_TO_END, trace)
+        ranks = None
+        if options.ranks > 0 and not ranks_available():
+            print("multi-rank import (workbench.importers.ranks) is not in this checkout: skipped")
+        elif options.ranks > 0:
+            ranks = measure_ranks(build_rank_traces(options.ranks, Path(folder)))
     ours = rows[0]
     for row in rows:
         row["time_ratio"] = row["seconds"] / ours["seconds"]
@@ -249,11 +376,18 @@ def main() -> int:
             f"{row['parser']:<24} {row['events']:>10,} {row['seconds']:8.2f} s {row['peak_mb']:8.0f} MB "
             f"{row['cpu_s']:8.2f} s CPU {row['time_ratio']:6.1f}x"
         )
+    if len(rows) == 2:
+        print(summary(rows))
     if end_to_end is not None:
         for step, seconds in end_to_end["steps"].items():
             print(f"  {step:<28} {seconds:6.2f} s")
         print("  sizes (MB): " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(end_to_end["sizes_mb"].items())))
-    write_results(rows, events, size_mb, end_to_end)
+    for row in ranks or []:
+        print(
+            f"{row['ranks']} ranks, {row['mode']:<6} {row['seconds']:8.2f} s {row['ranks_per_s']:6.2f} "
+            f"ranks/s, peak {row['peak_mb']:.0f} MB (largest worker {row['worker_peak_mb']:.0f} MB)"
+        )
+    write_results(rows, events, size_mb, end_to_end, ranks)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Scale, part 2: a 1e6-event Kineto trace read by our importer and by HTA's parser (`bench_kineto.py`).
+"""Scale, part 2: a 1e6-event Kineto trace read by our importer and by HTA's parser (`bench_kineto.py`),
+and 8 ranks' traces imported as one run, in one process and through a process pool.
 
 Each parser runs in its own process (peak RSS is its own); HTA lives in benchmarks/.venv-hta.
 """
@@ -26,11 +27,14 @@ def run(events: int) -> dict[str, Any]:
             rows.append(
                 {"parser": "HTA parse_trace_file", "error": f"{type(error).__name__}: {str(error)[-300:]}"}
             )
+        ranks = None
+        if bk.ranks_available():
+            ranks = bk.measure_ranks(bk.build_rank_traces(8 if events >= 1_000_000 else 2, Path(folder)))
     ours = rows[0]
     for row in rows:
         if "seconds" in row:
             row["time_ratio"] = row["seconds"] / ours["seconds"]
             row["memory_ratio"] = row["peak_mb"] / ours["peak_mb"]
     if events >= 1_000_000 and all("seconds" in row for row in rows):
-        bk.write_results(rows, total, size_mb, None)  # results/kineto.json and kineto.md, as before
-    return {"events": total, "gzip_mb": size_mb, "rows": rows}
+        bk.write_results(rows, total, size_mb, None, ranks)  # results/kineto.json and kineto.md, as before
+    return {"events": total, "gzip_mb": size_mb, "rows": rows, "ranks": ranks}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import numpy as np
 import pytest
 
 from tests.kineto_data import kineto_trace, raw_events
+from workbench.importers import kineto_decode, kineto_stream
 from workbench.importers.kineto import (
     MAX_OPS,
     KinetoClockMap,
@@ -282,3 +285,75 @@ def test_run_from_kineto_on_alexnet(alexnet: KinetoTrace, alexnet_events: list[d
     assert run.metrics["cell_end_ms"] == run.duration_ns / 1e6 and run.created.startswith("2023-09-2")
     assert set(ops["category"]) <= set(CATEGORIES)
     assert run_from_kineto(alexnet, name="mine").name == "mine"
+
+
+def read_whole(data: bytes, monkeypatch: pytest.MonkeyPatch) -> KinetoTrace:
+    """The trace as the general reader makes it: the whole text parsed, one raw slice per event."""
+
+    def refuse(pieces: object) -> Iterator[tuple[str, bytes]]:
+        raise kineto_stream.NotSplittable
+        yield  # a generator, as the real one
+
+    with monkeypatch.context() as patch:
+        patch.setattr(kineto_decode, "events_in_batches", refuse)
+        return read_kineto_bytes(data, "trace.json")
+
+
+def assert_same_traces(a: KinetoTrace, b: KinetoTrace) -> None:
+    for name, value in vars(a).items():
+        other = getattr(b, name)
+        if isinstance(value, np.ndarray):
+            assert value.dtype == other.dtype and np.array_equal(value, other), name
+        else:
+            assert value == other, name
+
+
+@pytest.mark.parametrize("batch_bytes", [1, 3000, 1 << 20])
+def test_batches_cut_from_the_stream_read_as_the_whole_text_does(
+    batch_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = kineto_trace("alexnet_cuda.json.gz").read_bytes()
+    whole = read_whole(data, monkeypatch)
+    general = []
+    monkeypatch.setattr(kineto_stream, "BATCH_BYTES", batch_bytes)
+    monkeypatch.setattr(kineto_decode, "_decode_in_slices", lambda *a: general.append(a) or {})
+    assert_same_traces(read_kineto_bytes(data, "trace.json"), whole)
+    assert not general  # read in batches, never handed to the general reader
+
+
+@pytest.mark.parametrize("batch_bytes", [1, 50, 4000])
+def test_text_that_looks_like_a_cut_between_events_reads_as_the_whole_text_does(
+    batch_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "}, {" inside names and in nested args, odd phases, events without one: wherever the cut falls, the
+    # trace is what the general reader makes of the whole text.
+    tricky = '}, {"ph": "X", "name": "fake", "ts": 9}, {'
+    events: list[dict[str, Any]] = [
+        {"ph": "M", "name": "thread_name", "pid": 1, "tid": 1, "args": {"name": tricky}}
+    ]
+    for i in range(60):
+        events.append({"ph": "X", "cat": "cpu_op", "name": f"op {i} {tricky}", "pid": 1, "tid": 1, "ts": i})
+        args = {"stream": 7, "correlation": i, "nested": [{"a": 1}, {"b": [{}, {}]}]}
+        events.append(
+            {"ph": "X", "cat": "kernel", "name": "k", "pid": 0, "tid": 7, "ts": i + 0.5, "args": args}
+        )
+        events.append([{"ph": "s", "id": i}, {"ph": "Z"}, {"name": "no phase"}, {"ph": "i", "s": "t"}][i % 4])
+    text = json.dumps({"schemaVersion": 1, "traceEvents": events, "traceName": tricky}).encode()
+    whole = read_whole(text, monkeypatch)
+    assert len(whole) == 120 and whole.thread_names == {(1, 1): tricky}
+    monkeypatch.setattr(kineto_stream, "BATCH_BYTES", batch_bytes)
+    streamed = read_kineto_bytes(text, "trace.json")
+    assert_same_traces(streamed, whole)
+    assert streamed.metadata == {"schemaVersion": 1, "traceName": tricky}
+
+
+def test_stopping_early_leaves_no_inflating_thread_behind(tmp_path: Path) -> None:
+    # The gzip is inflated by a thread ahead of the decoder; a malformed event stops the reader long before
+    # the end of the file, and the thread with it.
+    bad = b'{"traceEvents": [{"ph": "X", "ts": "soon"}, ' + b'{"ph": "X", "ts": 1}, ' * 400_000 + b"{}]}"
+    path = tmp_path / "bad.json.gz"
+    path.write_bytes(gzip.compress(bad, 1))
+    before = threading.active_count()
+    with pytest.raises(KinetoFormatError, match="unexpected event"):
+        read_kineto(path)
+    assert threading.active_count() == before

@@ -139,3 +139,84 @@ def test_a_rocm_trace_with_older_names_imports_as_a_run(document: dict[str, Any]
     ops = run.ops
     assert (ops["category"] == "kernel").sum() == 79
     assert set(ops.loc[ops["category"] == "kernel", "lane"]) == {"GPU 0 · stream 7", "GPU 0 · stream 20"}
+
+
+# A ROCm trace as Kineto writes it on AMD GPUs, by hand: HIP runtime calls, devices and streams as strings,
+# a GPU-side user annotation on the stream it covers, GPU rows whose tid names the stream.
+ROCM = {
+    "schemaVersion": 1,
+    "deviceProperties": [{"id": 0, "name": "AMD Instinct MI300X"}],
+    "traceEvents": [
+        {"ph": "M", "name": "thread_name", "pid": 100, "tid": 100, "args": {"name": "python"}},
+        {"ph": "X", "cat": "cpu_op", "name": "aten::mm", "pid": 100, "tid": 100, "ts": 10, "dur": 30,
+         "args": {"Input Dims": [[64, 64], [64, 64]]}},
+        {"ph": "X", "cat": "cuda_runtime", "name": "hipLaunchKernel", "pid": 100, "tid": 100, "ts": 12,
+         "dur": 4, "args": {"correlation": 41}},
+        {"ph": "X", "cat": "cuda_runtime", "name": "hipMemcpyAsync", "pid": 100, "tid": 100, "ts": 20,
+         "dur": 3, "args": {"correlation": 42}},
+        {"ph": "X", "cat": "user_annotation", "name": "step", "pid": 100, "tid": 100, "ts": 5, "dur": 60},
+        {"ph": "X", "cat": "gpu_user_annotation", "name": "step", "pid": 0, "tid": "stream 0x0", "ts": 18,
+         "dur": 40, "args": {"device": "0x0", "stream": "0x0"}},
+        {"ph": "X", "cat": "kernel", "name": "Cijk_Ailk_Bljk_SB", "pid": 0, "tid": "stream 0x0", "ts": 18,
+         "dur": 25, "args": {"device": "0x0", "stream": "0x0", "correlation": 41, "grid": [256, 1, 1],
+                             "block": [256, 1, 1]}},
+        {"ph": "X", "cat": "gpu_memcpy", "name": "CopyDeviceToHost", "pid": 0, "tid": "stream 7", "ts": 44,
+         "dur": 6, "args": {"device": "0", "stream": "7", "correlation": 42, "bytes": 16384}},
+        {"ph": "f", "id": 41, "pid": 0, "tid": "stream 0x0", "ts": 18, "cat": "ac2g", "name": "ac2g"},
+    ],
+}  # fmt: skip
+
+
+def test_a_rocm_trace_puts_its_gpu_rows_on_the_streams_its_strings_name() -> None:
+    trace = read_kineto_bytes(json.dumps(ROCM).encode(), "rocm.json")
+    ops = table_of(trace).frame()
+    assert sorted(ops["category"]) == sorted(
+        [
+            "cpu_op",
+            "cuda_runtime",
+            "cuda_runtime",
+            "user_annotation",
+            "gpu_user_annotation",
+            "kernel",
+            "gpu_memcpy",
+        ]
+    )
+    host = ops[ops["category"].isin(["cpu_op", "cuda_runtime", "user_annotation"])]
+    assert set(host["lane"]) == {"python"}
+    gpu = ops[ops["category"].isin(["kernel", "gpu_user_annotation", "gpu_memcpy"])]
+    assert dict(zip(gpu["category"], gpu["lane"], strict=True)) == {
+        "gpu_user_annotation": "GPU 0 · stream 0",
+        "kernel": "GPU 0 · stream 0",
+        "gpu_memcpy": "GPU 0 · stream 7",
+    }
+    # Each HIP launch finds the GPU work it queued through the correlation id.
+    by_correlation = ops[ops["correlation"] > 0].groupby("correlation")["name"].apply(sorted).to_dict()
+    assert by_correlation == {
+        41: ["Cijk_Ailk_Bljk_SB", "hipLaunchKernel"],
+        42: ["CopyDeviceToHost", "hipMemcpyAsync"],
+    }
+    assert set(gpu["detail"]) == {"", "grid [256, 1, 1] · block [256, 1, 1]", "16384 bytes"}
+
+
+@pytest.mark.parametrize(
+    ("spelling", "category"),
+    [
+        ("Kernel", "kernel"), ("KERNEL", "kernel"), ("kErNeL", "kernel"),
+        ("Memcpy", "gpu_memcpy"), ("MemCpy", "gpu_memcpy"), ("GPU_MEMCPY", "gpu_memcpy"),
+        ("Memset", "gpu_memset"), ("MEMSET", "gpu_memset"), ("Gpu_Memset", "gpu_memset"),
+        ("Runtime", "cuda_runtime"), ("RUNTIME", "cuda_runtime"), ("Cuda_Runtime", "cuda_runtime"),
+        ("Operator", "cpu_op"), ("OPERATOR", "cpu_op"), ("CPU_OP", "cpu_op"), ("Cpu_Op", "cpu_op"),
+        ("Driver", "cuda_driver"), ("Python", "python_function"), ("Python_Function", "python_function"),
+        ("User_Annotation", "user_annotation"), ("GPU_User_Annotation", "gpu_user_annotation"),
+        ("gpu_USER_annotation", "gpu_user_annotation"), ("Cuda_Sync", "cuda_sync"),
+        ("hip_runtime?", "other"), ("", "other"),
+    ],
+)  # fmt: skip
+def test_older_and_mixed_case_category_names(spelling: str, category: str) -> None:
+    events = [
+        {"ph": "X", "cat": spelling, "name": "e", "pid": 0, "tid": 7, "ts": 1, "dur": 2,
+         "args": {"device": 0, "stream": 7}},
+        {"ph": "X", "cat": spelling.swapcase(), "name": "f", "pid": 1, "tid": 1, "ts": 2, "dur": 1},
+    ]  # fmt: skip
+    trace = read_kineto_bytes(json.dumps({"traceEvents": events}).encode(), "old.json")
+    assert table_of(trace).frame()["category"].tolist() == [category, category]

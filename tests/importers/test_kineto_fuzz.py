@@ -10,13 +10,16 @@ import json
 import warnings
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from workbench.importers import kineto_decode, kineto_stream
 from workbench.importers.kineto import KinetoFormatError, read_kineto, read_kineto_bytes, run_from_kineto
+from workbench.model.ops import CATEGORIES, CATEGORY_CODE
 
 SOURCE = "fuzzed.json"
 CAP = 1 << 20  # the generated files are KBs; a cap keeps any that inflate far from being a memory test
@@ -270,3 +273,131 @@ def test_numbers_past_int64_in_ids_are_kept_apart_not_wrapped() -> None:
     trace = read_kineto_bytes(text.encode(), SOURCE)
     assert trace.tid[0] < -1  # an id of its own, as for a thread named by a string
     assert trace.stream[1] == -1  # no stream the GPU could have: absent
+
+
+# The dialects' fields: streams and devices as other writers spell them (ROCm's "0x0", "7", "stream 0x1a",
+# handles past 2^32), category names in any case (the older "Kernel", "Memcpy", "Runtime", "Operator").
+CATEGORY_SPELLINGS = {
+    **{name: name for name in CATEGORY_CODE if name != "other"},
+    "memcpy": "gpu_memcpy", "memset": "gpu_memset", "runtime": "cuda_runtime", "driver": "cuda_driver",
+    "operator": "cpu_op", "python": "python_function",
+}  # fmt: skip
+INT64 = range(-(1 << 63), 1 << 63)
+
+
+@st.composite
+def spelled_number(draw: st.DrawFn) -> tuple[Any, int]:
+    """A stream or device id as some writer spells it, and what it reads as (-1: no id)."""
+    kind = draw(st.sampled_from(["int", "decimal", "hex", "stream hex", "words"]))
+    if kind == "words":
+        return draw(st.text(alphabet="ghijklmnopqrstuvwyz _-", max_size=12)), -1
+    if kind == "int":  # JSON numbers as msgspec reads them: int64 and uint64
+        number = draw(st.integers(-(1 << 63), (1 << 64) - 1))
+        return number, number if number in INT64 else -1
+    number = draw(st.one_of(st.integers(-(1 << 70), 1 << 70), st.integers(0, 1 << 48)))
+    expected = number if number in INT64 else -1
+    spelled = {"decimal": str(number), "hex": hex(number), "stream hex": f"stream {number:#x}"}[kind]
+    return spelled, expected
+
+
+@st.composite
+def spelled_category(draw: st.DrawFn) -> tuple[str, str]:
+    """A category name in any mix of cases, or a name no writer uses ("other")."""
+    if draw(st.integers(0, 5)) == 0:
+        return draw(st.text(alphabet="abxyz_ ", max_size=10)), "other"
+    name, category = draw(st.sampled_from(sorted(CATEGORY_SPELLINGS.items())))
+    flips = draw(st.lists(st.booleans(), min_size=len(name), max_size=len(name)))
+    return "".join(c.upper() if up else c for c, up in zip(name, flips, strict=True)), category
+
+
+def read_whole(data: bytes) -> Any:
+    """The trace as the general reader makes it (the whole text parsed), for comparison."""
+
+    def refuse(pieces: object) -> Any:
+        raise kineto_stream.NotSplittable
+        yield  # a generator, as the real one
+
+    with mock.patch.object(kineto_decode, "events_in_batches", refuse):
+        return read_kineto_bytes(data, SOURCE, max_bytes=CAP)
+
+
+@pytest.mark.timeout(300)
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(spelled_category(), spelled_number(), spelled_number(), spelled_number()), max_size=30
+    ),
+    st.integers(1, 3000),
+)
+def test_streams_devices_and_categories_in_any_spelling_read_as_what_they_spell(
+    rows: list[tuple[tuple[str, str], tuple[Any, int], tuple[Any, int], tuple[Any, int]]], batch_bytes: int
+) -> None:
+    events = [
+        {"ph": "X", "cat": cat, "name": f"e{i}", "pid": 0, "tid": tid, "ts": i, "dur": 1,
+         "args": {"device": device, "stream": stream, "correlation": i}}
+        for i, ((cat, _), (device, _), (stream, _), (tid, _)) in enumerate(rows)
+    ]  # fmt: skip
+    data = json.dumps({"traceEvents": events}).encode()
+    with mock.patch.object(kineto_stream, "BATCH_BYTES", batch_bytes):
+        trace = read_kineto_bytes(data, SOURCE, max_bytes=CAP)
+    assert [CATEGORIES[c] for c in trace.category] == [category for (_, category), *_ in rows]
+    assert trace.device.tolist() == [device for _, (_, device), _, _ in rows]
+    assert trace.stream.tolist() == [stream for _, _, (_, stream), _ in rows]
+    whole = read_whole(data)
+    for column in ("category", "device", "stream", "tid", "name_id", "correlation", "ts_rel_us"):
+        assert np.array_equal(getattr(trace, column), getattr(whole, column)), column
+    ops = run_from_kineto(trace).recording.ops
+    assert ops is not None and len(ops) == len(rows)
+
+
+TRICKY = ['}, {"ph": "X"', "}, {", "}]}", '", "', "\\", "{", "]", "stream 0x0", "0x0", "7"]
+BAD_FIELD_VALUES = st.one_of(
+    st.none(), st.booleans(), st.floats(allow_nan=False), st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.sampled_from(["a", "stream"]), st.integers(), max_size=2),
+    st.sampled_from(TRICKY), st.text(max_size=8),
+)  # fmt: skip
+
+
+@pytest.mark.timeout(300)
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["cat", "tid", "pid", "name", "args.device", "args.stream"]), BAD_FIELD_VALUES
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.integers(1, 600),
+)
+def test_wrong_values_in_the_dialects_fields_read_or_fail_cleanly_wherever_batches_are_cut(
+    changes: list[tuple[str, Any]], batch_bytes: int
+) -> None:
+    # ROCm-like events with a few fields replaced, cut into batches anywhere: the same trace or the same
+    # error as the general reader gives on the whole text; never another exception.
+    document = copy.deepcopy(BASE)
+    events = document["traceEvents"]
+    for index, (field, value) in enumerate(changes):
+        event = events[(2 + index) % len(events)]
+        if field.startswith("args."):
+            event.setdefault("args", {})[field.removeprefix("args.")] = value
+        else:
+            event[field] = value
+    data = json.dumps(document).encode()
+    with mock.patch.object(kineto_stream, "BATCH_BYTES", batch_bytes):
+        reads_or_fails_cleanly(data)
+        try:
+            trace = read_kineto_bytes(data, SOURCE, max_bytes=CAP)
+        except KinetoFormatError as error:
+            with pytest.raises(KinetoFormatError) as whole_error:
+                read_whole(data)
+            assert str(whole_error.value) == str(error)
+            return
+    whole = read_whole(data)
+    for column in ("category", "device", "stream", "pid", "tid", "name_id", "ts_rel_us", "detail_id"):
+        assert np.array_equal(getattr(trace, column), getattr(whole, column)), column
+    assert (trace.names, trace.details, trace.thread_names) == (
+        whole.names,
+        whole.details,
+        whole.thread_names,
+    )

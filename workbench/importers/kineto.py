@@ -179,11 +179,14 @@ def _selected_rows(
 
 
 def _reintern(ids: npt.NDArray[np.int32], table: list[str]) -> tuple[npt.NDArray[np.int32], list[str]]:
-    """Ids into a table of only the strings these rows use (NO_DETAIL stays as it is)."""
-    used, inverse = np.unique(ids, return_inverse=True)
-    present = used[used != NO_DETAIL]
-    new_ids = inverse.astype(np.int32) - (used.size - present.size)  # NO_DETAIL sorts first, becomes -1
-    return new_ids.reshape(ids.shape), [table[i] for i in present.tolist()]
+    """Ids into a table of only the strings these rows use, in the table's order (NO_DETAIL stays -1)."""
+    used = np.zeros(len(table) + 1, bool)  # shifted by one: NO_DETAIL (-1) is entry 0
+    used[ids + 1] = True
+    used[0] = False
+    present = np.flatnonzero(used)
+    new_ids = np.full(len(table) + 1, NO_DETAIL, np.int32)
+    new_ids[present] = np.arange(present.size, dtype=np.int32)
+    return new_ids[ids + 1], [table[i] for i in (present - 1).tolist()]
 
 
 def _lanes(trace: KinetoTrace, rows: IntArray) -> tuple[npt.NDArray[np.int32], list[OpLane]]:
@@ -193,20 +196,21 @@ def _lanes(trace: KinetoTrace, rows: IntArray) -> tuple[npt.NDArray[np.int32], l
     on_gpu = np.isin(category, _GPU) | (~np.isin(category, _HOST) & ((device >= 0) | (stream >= 0)))
     pid, tid = trace.pid[rows], trace.tid[rows]
     # A GPU event's lane is (device, stream); Kineto also writes them as (pid, tid) when args lack them.
-    major = np.where(on_gpu, np.where(device >= 0, device, pid), pid)
-    minor = np.where(on_gpu, np.where(stream >= 0, stream, tid), tid)
-    frame = pd.DataFrame({"gpu": on_gpu, "major": major, "minor": minor})
-    # Without sorting, groups are numbered in order of first appearance, i.e. of first event.
-    groups = frame.groupby(["gpu", "major", "minor"], sort=False)
-    keys = groups.size().reset_index()[["gpu", "major", "minor"]]
-    host = keys[~keys["gpu"]]
-    gpu = keys[keys["gpu"]].sort_values(["major", "minor"])
-    order = np.concatenate([host.index.to_numpy(), gpu.index.to_numpy()])
+    major_code, majors = pd.factorize(np.where(on_gpu, np.where(device >= 0, device, pid), pid))
+    minor_code, minors = pd.factorize(np.where(on_gpu, np.where(stream >= 0, stream, tid), tid))
+    # One int per (gpu, major, minor); factorized unsorted, lanes are numbered in order of first event.
+    width = max(minors.size, 1)
+    span = max(majors.size, 1) * width
+    lane_code, keys = pd.factorize(on_gpu * span + major_code.astype(np.int64) * width + minor_code)
+    gpu = keys >= span
+    major, minor = majors[(keys % span) // width], minors[keys % width]
+    streams = np.flatnonzero(gpu)
+    order = np.concatenate([np.flatnonzero(~gpu), streams[np.lexsort((minor[streams], major[streams]))]])
     position = np.empty(order.size, np.int32)
     position[order] = np.arange(order.size, dtype=np.int32)
-    columns = [keys[c].to_numpy()[order].tolist() for c in ("gpu", "major", "minor")]
+    columns = [values[order].tolist() for values in (gpu, major, minor)]
     lanes = [_lane(trace, g, a, b) for g, a, b in zip(*columns, strict=True)]
-    return position[groups.ngroup().to_numpy()], lanes
+    return position[lane_code], lanes
 
 
 def _lane(trace: KinetoTrace, gpu: bool, major: int, minor: int) -> OpLane:

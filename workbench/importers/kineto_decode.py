@@ -1,35 +1,40 @@
 """Decoding of a torch.profiler (Kineto) Chrome-trace JSON file, plain or gzipped, into numpy columns.
 
-A million-event trace is ~350 MB of JSON. `json.load` needs ~9 s and ~1.7 GB for it because it builds a
+A million-event trace is ~430 MB of JSON. `json.load` needs ~9 s and ~1.7 GB for it because it builds a
 dict per event with every key; a typed msgspec decoder that knows only the fields we use skips the rest
-in C. The events array is first split into raw slices (cheap) and then decoded in batches, so only one
-batch of event objects is alive at a time and memory stays near the size of the text itself. The text
-is read with a cap on its size (`trace_input`), so a gzip bomb stops at the cap rather than at the end.
+in C, and with the phase as a tag it skips every field of the flow and instant events too. The text is
+read as a stream (`kineto_stream`): inflated a step at a time by a second thread, cut into batches of a
+few MB between two events, each decoded and turned into column chunks before the next, so only one batch
+of text and of event objects is alive at a time (~350 MB at peak for a million events, mostly the
+columns). A text that cannot be cut so, or that is malformed, is read again whole by the general reader,
+which names the problem. The text's size is capped (`trace_input`): a gzip bomb stops at the cap.
 
-Kineto's dialects are read alike: the older category names ("Kernel", "Runtime", ...), and streams,
-devices and threads written as strings ("0x0" on ROCm, "stream 7").
+Kineto's dialects are read alike: the older category names ("Kernel", "Runtime", ...) in any case, and
+streams, devices and threads written as strings ("0x0" on ROCm, "stream 7").
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from workbench.importers.trace_input import (
-    TraceInputError,
-    in_steps,
-    max_trace_bytes,
-    read_trace_file,
-    trace_text,
+from workbench.importers.kineto_stream import (
+    STEP,
+    NotSplittable,
+    events_in_batches,
+    prefetched,
+    text_pieces,
 )
+from workbench.importers.trace_input import TraceInputError, in_steps, max_trace_bytes, trace_text
 from workbench.model.ops import CATEGORY_CODE, NO_CORRELATION, NO_DETAIL
 
 F64 = npt.NDArray[np.float64]
@@ -101,7 +106,32 @@ class _Event(msgspec.Struct, gc=False):
     args: _Args | None = None
 
 
-_EVENTS = msgspec.json.Decoder(list[_Event])
+class _Complete(msgspec.Struct, tag_field="ph", tag="X", gc=False):
+    """An "X" event, as `_Event`; with its phase as the tag, the other phases' fields are skipped unread."""
+
+    cat: str = ""
+    name: str = ""
+    pid: int | str = 0
+    tid: int | str = 0
+    ts: float = 0.0
+    dur: float = 0.0
+    args: _Args | None = None
+
+
+class _Metadata(msgspec.Struct, tag_field="ph", tag="M", gc=False):
+    name: str = ""
+    pid: int | str = 0
+    tid: int | str = 0
+    args: _Args | None = None
+
+
+# The Chrome trace format's other phases (flows, instants, counters, async, objects...): nothing read.
+_SKIPPED_PHASES = tuple(
+    msgspec.defstruct(f"_Phase{code}", [], tag_field="ph", tag=phase, gc=False)
+    for code, phase in enumerate("BEbenstfiICPOND()Rc")
+)
+_PHASED = msgspec.json.Decoder(list[_Complete | _Metadata | Union[_SKIPPED_PHASES]])  # type: ignore[valid-type]  # noqa: UP007
+_EVENTS = msgspec.json.Decoder(list[_Event])  # any phase, or none: what `_PHASED` refuses
 _SLICES = msgspec.json.Decoder(list[msgspec.Raw])
 _TOP = msgspec.json.Decoder(dict[str, msgspec.Raw])
 
@@ -171,38 +201,78 @@ def read_kineto(path: str | Path, *, max_bytes: int | None = None) -> KinetoTrac
     `max_bytes` caps the size of the JSON text, decompressed (default `trace_input.MAX_TRACE_BYTES`, or
     $WORKBENCH_MAX_TRACE_BYTES); past it reading stops with a `KinetoFormatError` that says so.
     """
-    try:
-        text = read_trace_file(Path(path), max_trace_bytes(max_bytes))
-    except TraceInputError as error:
-        raise KinetoFormatError(f"{path}: {error}") from error
-    return _decode(text, str(path))
+    file = Path(path)
+
+    def chunks() -> Iterator[bytes]:
+        with file.open("rb") as opened:
+            yield from iter(lambda: opened.read(STEP), b"")
+
+    return _read(chunks, max_bytes, str(path))
 
 
 def read_kineto_bytes(
     data: bytes | bytearray | memoryview, source: str, *, max_bytes: int | None = None
 ) -> KinetoTrace:
     """Like `read_kineto`, from the file's bytes (plain or gzipped) already in memory."""
+    return _read(lambda: in_steps(data), max_bytes, source)
+
+
+def _read(
+    chunks: Callable[[], Iterator[bytes | memoryview]], max_bytes: int | None, source: str
+) -> KinetoTrace:
+    """The trace in `chunks()` (the file's bytes), read as a stream of batches; a text whose events cannot be
+    cut that way (or that is malformed: the general reader names the problem) is read again whole."""
     try:
-        text = trace_text(in_steps(data), max_trace_bytes(max_bytes))
+        limit = max_trace_bytes(max_bytes)
+        builder = _Builder()
+        try:
+            top = _decode_streamed(prefetched(lambda: text_pieces(chunks(), limit)), builder)
+        except (*_DECODE_ERRORS, NotSplittable):
+            builder = _Builder()
+            top = _decode_in_slices(trace_text(chunks(), limit), builder, source)
     except TraceInputError as error:
         raise KinetoFormatError(f"{source}: {error}") from error
-    return _decode(text, source)
+    metadata = {key: _decode_json(raw, source, key) for key, raw in top.items()}
+    return _columns(builder, metadata, source)
 
 
-def _decode(text: bytes | bytearray, source: str) -> KinetoTrace:
+def _decode_streamed(pieces: Iterator[bytes], builder: _Builder) -> dict[str, msgspec.Raw]:
+    """The top-level keys' raw values; the events go to `builder` a batch at a time."""
+    top: dict[str, msgspec.Raw] = {}
+    try:
+        for kind, text in events_in_batches(pieces):
+            if kind == "events":
+                builder.batch(text)
+                continue
+            part = _TOP.decode(text)
+            events = part.pop("traceEvents")
+            if kind == "rest":
+                builder.batch(events)
+            top.update(part)
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+    return top
+
+
+def _decode_in_slices(text: bytearray, builder: _Builder, source: str) -> dict[str, msgspec.Raw]:
+    """The general reader: the whole document parsed, the events array split into one raw slice per event."""
     try:
         top = _TOP.decode(text)
+        del text  # the raw slices below keep only what they need alive
     except _DECODE_ERRORS as error:
         raise KinetoFormatError(f"{source}: not valid JSON, or not an object ({error})") from error
-    del text  # the raw slices below keep only what they need alive
     events = top.pop("traceEvents", None)
     if events is None:
         raise KinetoFormatError(f"{source}: no traceEvents (not a torch.profiler / Kineto trace)")
-    metadata = {key: _decode_json(raw, source, key) for key, raw in top.items()}
     try:
-        return _columns(_SLICES.decode(events), metadata, source)
+        slices = _SLICES.decode(events)
+        for start in range(0, len(slices), _BATCH):
+            builder.batch(b"[" + b",".join(slices[start : start + _BATCH]) + b"]")
     except _DECODE_ERRORS as error:
         raise KinetoFormatError(f"{source}: unexpected event ({error})") from error
+    return top
 
 
 def _decode_json(raw: msgspec.Raw, source: str, key: str) -> Any:
@@ -231,16 +301,27 @@ class _Builder:
         parts = self.chunks.get(name)
         return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
 
-    def batch(self, events: list[_Event]) -> None:
-        xs = [e for e in events if e.ph == "X"]
-        for e in events:
-            if e.ph == "M" and e.args is not None and isinstance(e.args.name, str):
-                if e.name == "thread_name":
-                    self.thread_names[(self.ident(e.pid), self.ident(e.tid))] = e.args.name
-                elif e.name == "process_name":
-                    self.process_names[self.ident(e.pid)] = e.args.name
+    def batch(self, text: bytes | memoryview) -> None:
+        """Adds the events of `text`, a JSON array of them."""
+        try:
+            events: list[Any] = _PHASED.decode(text)
+            xs: list[Any] = [e for e in events if type(e) is _Complete]
+            self.metadata_events([e for e in events if type(e) is _Metadata])
+        except msgspec.ValidationError:  # a phase missing, or not one of the format's
+            events = _EVENTS.decode(text)
+            xs = [e for e in events if e.ph == "X"]
+            self.metadata_events([e for e in events if e.ph == "M"])
+        del events
+        self.complete_events(xs)
+
+    def complete_events(self, xs: list[Any]) -> None:
+        """Adds the columns of the "X" events (`_Complete` or `_Event`), but for Kineto's own window span."""
         codes = self.category_codes
-        category = np.array([codes[e.cat] if e.cat in codes else self.code(e.cat) for e in xs], np.uint8)
+        cats = [e.cat for e in xs]
+        try:
+            category = np.fromiter(map(codes.__getitem__, cats), np.uint8, len(cats))
+        except KeyError:  # another spelling ("Kernel", "Runtime"): looked up once, then remembered
+            category = np.array([codes[c] if c in codes else self.code(c) for c in cats], np.uint8)
         keep = category != _SKIPPED_CAT
         if not keep.all():
             xs = [e for e, k in zip(xs, keep.tolist(), strict=True) if k]
@@ -257,30 +338,44 @@ class _Builder:
         self.add("name", self.intern_names([e.name for e in xs]))
         self.add("detail", self.detail_ids(category, args))
 
+    def metadata_events(self, events: list[_Metadata] | list[_Event]) -> None:
+        for e in events:
+            if e.args is not None and isinstance(e.args.name, str):
+                if e.name == "thread_name":
+                    self.thread_names[(self.ident(e.pid), self.ident(e.tid))] = e.args.name
+                elif e.name == "process_name":
+                    self.process_names[self.ident(e.pid)] = e.args.name
+
     def intern_names(self, names: list[str]) -> I32:
+        if not names:
+            return np.zeros(0, np.int32)
         codes, uniques = pd.factorize(np.array(names, dtype=object))
         table = self.names
         global_ids = np.array([table.setdefault(n, len(table)) for n in uniques], np.int32)
-        return global_ids[codes] if codes.size else np.zeros(0, np.int32)
+        return global_ids[codes]
 
     def detail_ids(self, category: npt.NDArray[np.uint8], args: list[_Args]) -> I32:
+        """Ids of each row's detail key (launch shape, copy size, input shapes), -1 for none; the texts
+        are made once per key at the end, and keys that read alike merged there."""
         ids = np.full(len(args), NO_DETAIL, np.int32)
         keys = self.detail_keys
-        key: tuple[Any, ...]
-        for row in np.flatnonzero(category == _KERNEL).tolist():
-            a = args[row]
-            if a.grid:
-                key = ("kernel", a.grid, a.block, a.registers, a.shared_memory)
-                ids[row] = keys.setdefault(key, len(keys))
-        for row in np.flatnonzero(np.isin(category, _COPIES)).tolist():
-            a = args[row]
-            if a.bytes >= 0:
-                key = ("copy", a.bytes, f"{a.bandwidth:.4g}" if a.bandwidth >= 0 else "")
-                ids[row] = keys.setdefault(key, len(keys))
-        for row in np.flatnonzero(np.isin(category, _SHAPED)).tolist():
-            dims = args[row].input_dims
-            if len(dims):
-                ids[row] = keys.setdefault(("shapes", bytes(dims)), len(keys))
+        rows = np.flatnonzero(category == _KERNEL)
+        ids[rows] = [
+            keys.setdefault(("kernel", a.grid, a.block, a.registers, a.shared_memory), len(keys))
+            if a.grid
+            else NO_DETAIL
+            for a in map(args.__getitem__, rows.tolist())
+        ]
+        rows = np.flatnonzero(np.isin(category, _COPIES))
+        ids[rows] = [
+            keys.setdefault(("copy", a.bytes, a.bandwidth), len(keys)) if a.bytes >= 0 else NO_DETAIL
+            for a in map(args.__getitem__, rows.tolist())
+        ]
+        rows = np.flatnonzero(np.isin(category, _SHAPED))
+        ids[rows] = [
+            keys.setdefault(("shapes", bytes(dims)), len(keys)) if len(dims) else NO_DETAIL
+            for dims in (args[row].input_dims for row in rows.tolist())
+        ]
         return ids
 
     def code(self, category: str) -> int:
@@ -327,12 +422,7 @@ def _number(value: int | str) -> int | None:
     return value if value in _INT64 else None
 
 
-def _columns(slices: list[msgspec.Raw], metadata: dict[str, Any], source: str) -> KinetoTrace:
-    builder = _Builder()
-    for start in range(0, len(slices), _BATCH):
-        batch = slices[start : start + _BATCH]
-        builder.batch(_EVENTS.decode(b"[" + b",".join(batch) + b"]"))
-    del slices
+def _columns(builder: _Builder, metadata: dict[str, Any], source: str) -> KinetoTrace:
     base = metadata.get("baseTimeNanoseconds")
     if not isinstance(base, int) or isinstance(base, bool):
         base = None  # a torch 1.x trace: its times are absolute already
@@ -341,11 +431,7 @@ def _columns(slices: list[msgspec.Raw], metadata: dict[str, Any], source: str) -
     ts, dur = builder.column("ts", np.float64), builder.column("dur", np.float64)
     _check_times(ts, dur, base or 0, source)
     properties = metadata.pop("deviceProperties", None)
-    details = [_detail_text(key) for key in builder.detail_keys]
-    detail_id = builder.column("detail", np.int32)
-    # Shapes that say nothing (no inputs, or only scalars) are no detail at all.
-    empty = np.array([text == "" for text in details] + [True], bool)
-    detail_id[empty[detail_id]] = NO_DETAIL
+    details, detail_id = _details(builder.detail_keys, builder.column("detail", np.int32))
     return KinetoTrace(
         source=source,
         ts_rel_us=ts,
@@ -387,6 +473,19 @@ def _check_times(ts: F64, dur: F64, epoch_ns: int, source: str) -> None:
         raise KinetoFormatError(f"{source}: events span more than 146 years (ts out of range)")
 
 
+def _details(keys: dict[tuple[Any, ...], int], ids: I32) -> tuple[list[str], I32]:
+    """The distinct texts of the rows' detail keys, in order of first use, and each row's id among them;
+    a text that says nothing (no inputs, or only scalars) is no detail at all."""
+    texts: dict[str, int] = {}
+    text_ids = [texts.setdefault(text, len(texts)) if text else NO_DETAIL for text in map(_detail_text, keys)]
+    ids = np.array([*text_ids, NO_DETAIL], np.int32)[ids]  # the last entry maps NO_DETAIL (-1) to itself
+    has = ids != NO_DETAIL
+    codes, used = pd.factorize(ids[has])  # in order of first use, whatever order the keys were made in
+    ids[has] = codes
+    table = list(texts)
+    return [table[i] for i in used.tolist()], ids
+
+
 def _detail_text(key: tuple[Any, ...]) -> str:
     kind = key[0]
     if kind == "kernel":
@@ -396,7 +495,7 @@ def _detail_text(key: tuple[Any, ...]) -> str:
         return text + (f" · {shared} B smem" if shared >= 0 else "")
     if kind == "copy":
         _, size, bandwidth = key
-        return f"{size} bytes" + (f" · {bandwidth} GB/s" if bandwidth else "")
+        return f"{size} bytes" + (f" · {bandwidth:.4g} GB/s" if bandwidth >= 0 else "")
     try:
         dims = msgspec.json.decode(key[1])
         if not isinstance(dims, list) or not any(d != [] for d in dims):
