@@ -19,7 +19,7 @@ STREAMING_CELL = (
     "import time\n"
     "import workbench as wb\n"
     "with wb.llm_request(model='demo') as request:\n"
-    "    for _ in range(30):\n"
+    "    for _ in range(80):\n"
     "        time.sleep(0.05)\n"
     "        request.chunk(2)\n"
     "sum(i * i for i in range(300_000))\n"
@@ -54,7 +54,21 @@ def test_live_view_is_replaced_in_place_and_its_thread_ends(kernel: Kernel) -> N
     )
     alive, ticks = check.text().rsplit(" ", 1)
     assert alive == "[]"
-    assert int(ticks) >= 4  # ~1.5 s of cell at 4 ticks/s
+    assert int(ticks) >= 4  # ~3 s of live view (opened 1 s into the 4 s cell) at ~2 ticks/s
+
+
+def test_a_short_cell_shows_only_its_final_dashboard(kernel: Kernel) -> None:
+    # Over before the live view's delay (1 s): no BokehJS, no widget, one output that is the dashboard.
+    result = kernel.execute("%%fmprofile --name short\nsum(i * i for i in range(100_000))\n")
+    assert result.status == "ok", result.text()
+    displays = result.of_type("display_data")
+    assert len(displays) == 1 and _is_static_dashboard(displays[0]["data"])
+    assert result.updates == 0
+    check = kernel.execute(
+        "import threading\n"
+        "print([t.name for t in threading.enumerate() if t.name.startswith('workbench-live')])\n"
+    )
+    assert check.text().strip() == "[]"
 
 
 def test_quiet_shows_no_live_view(kernel: Kernel) -> None:

@@ -9,8 +9,11 @@ so the saved notebook holds only the static dashboard, which renders offline; a 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib.util
+import os
 import sys
+import threading
 from typing import Any
 
 from workbench.notebook.status_comm import LiveStatus
@@ -20,6 +23,42 @@ from workbench.session.live.updater import LiveSource, LiveStats, LiveUpdater
 # BokehJS stays in the page once loaded, so it is sent once per kernel (about 2 MB inline, no CDN). Where FM
 # Workbench's JupyterLab extension runs, the page has it anyway (after a reload, in a second tab).
 _bokehjs_sent = False
+
+
+# A cell still running after this long gets a live view; a shorter one shows its final dashboard only, and
+# does not pay for a live one nobody would watch (building and sending it costs about a third of a second).
+LIVE_AFTER_S = float(os.environ.get("WORKBENCH_LIVE_AFTER_S", "1.0"))
+
+
+class DeferredLiveView:
+    """The live view of a started session, opened by a thread after `delay_s` if the cell still runs.
+
+    The thread runs in a copy of the cell's context, so the live output goes to the cell's own output area
+    (ipykernel keeps the parent message in a context variable). Its frames are the profiler's machinery:
+    they never count as the cell's (`analysis.stacks.trim_stack`)."""
+
+    def __init__(self, session: ProfileSession, delay_s: float = LIVE_AFTER_S) -> None:
+        self._cancel = threading.Event()
+        self._view: LiveView | None = None
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=context.run,
+            args=(self._open_later, session, delay_s),
+            name="workbench-live-open",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _open_later(self, session: ProfileSession, delay_s: float) -> None:
+        if not self._cancel.wait(delay_s):
+            self._view = LiveView.open(session)
+
+    def settle(self) -> LiveView | None:
+        """At the cell's end: the live view if it was opened (waiting for an opening under way), else None,
+        and none will be."""
+        self._cancel.set()
+        self._thread.join()
+        return self._view
 
 
 def live_supported(shell: Any) -> bool:

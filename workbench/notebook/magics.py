@@ -23,7 +23,7 @@ from IPython.display import display
 from workbench.model.run import Run
 from workbench.notebook.cell_body import CellBody
 from workbench.notebook.cell_loop import profile_repeated, profile_sweep
-from workbench.notebook.live_view import LiveView, live_supported
+from workbench.notebook.live_view import DeferredLiveView, LiveView, live_supported
 from workbench.notebook.note_magic import NoteMagics
 from workbench.notebook.runs_magic import RunsMagics
 from workbench.notebook.shown_runs import remember
@@ -51,7 +51,7 @@ class CellProfiler:
         self.session: ProfileSession | None = None
         self.raw_cell = ""
         # The live dashboard of the running cell (single runs only; --repeat/--sweep show no live view).
-        self.live: LiveView | None = None
+        self.live: DeferredLiveView | None = None
         self.last_live_stats: LiveStats | None = None
 
     def transform(self, lines: list[str]) -> list[str]:
@@ -81,8 +81,7 @@ class CellProfiler:
         options = parse_options(args)
         self.session = self.start_session(options, body)
         if self.session is not None and not options.quiet and live_supported(self.shell):
-            self.live = LiveView.open(self.session)
-            self.session.restart_cell_window()
+            self.live = DeferredLiveView(self.session)
 
     def start_session(self, options: ProfileOptions, body: str) -> ProfileSession | None:
         session = ProfileSession(options, cell_source=body, main_thread_id=threading.get_ident())
@@ -123,7 +122,8 @@ class CellProfiler:
 
     def _finish(self, session: ProfileSession, error: BaseException | None) -> Run:
         self.session = None
-        live, self.live = self.live, None
+        deferred, self.live = self.live, None
+        live = deferred.settle() if deferred is not None else None
         if live is not None:
             live.stop()  # before the session stops: the updater reads the recording that stop() completes
             self.last_live_stats = live.stats
