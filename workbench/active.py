@@ -21,10 +21,22 @@ _current_span: ContextVar[int | None] = ContextVar("workbench_current_span", def
 
 
 class Recorder:
-    def __init__(self, clock: RunClock, recording: Recording, capture_text: bool = False) -> None:
+    def __init__(
+        self,
+        clock: RunClock,
+        recording: Recording,
+        capture_text: bool = False,
+        *,
+        run_id: str = "",
+        propagate: bool = False,
+    ) -> None:
         self.clock = clock
         self.recording = recording
         self.capture_text = capture_text
+        # The run's id names its OpenTelemetry trace (export/otel_ids.py); with `propagate`, LLM requests
+        # carry a W3C traceparent naming their own span (instrument/trace_context.py).
+        self.run_id = run_id
+        self.propagate = propagate and bool(run_id)
         self._span_ids = itertools.count(1)
         # A span opened with no parent in its context (e.g. in a fresh worker thread) hangs under this one.
         self.root_span_id: int | None = None
@@ -36,15 +48,16 @@ class Recorder:
         attrs: dict[str, Any],
         start_ns: int | None = None,
         parent_id: int | None = None,
+        span_id: int | None = None,
     ) -> Span:
         """Open a span now, or at `start_ns` for one recognised after it began (an HTTP request is known
         to be an LLM stream only once its response headers arrive); `parent_id` defaults to the
-        current span of this context."""
+        current span of this context; `span_id` is one taken earlier with `reserve_span_id()`."""
         thread = threading.current_thread()
         self.recording.threads.setdefault(thread.ident or 0, thread.name)
         parent = parent_id if parent_id is not None else self.current_parent_id()
         span = Span(
-            span_id=next(self._span_ids),
+            span_id=next(self._span_ids) if span_id is None else span_id,
             name=name,
             kind=kind,
             start_ns=self.clock.now_ns() if start_ns is None else start_ns,
@@ -55,6 +68,10 @@ class Recorder:
         )
         self.recording.add_span(span)
         return span
+
+    def reserve_span_id(self) -> int:
+        """A span id for a span opened later (its trace context is sent before it is known to exist)."""
+        return next(self._span_ids)
 
     def current_parent_id(self) -> int | None:
         """The span a span opened here would hang under."""

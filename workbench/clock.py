@@ -33,3 +33,12 @@ class RunClock:
 
     def wall_time(self, t_ns: int) -> float:
         return self.origin_wall_s + t_ns / 1e9
+
+    def from_unix_ns(self, unix_ns: int) -> int:
+        """A wall-clock time in Unix ns (OpenTelemetry's span times), on the run clock."""
+        return from_unix_ns(self.origin_wall_s, unix_ns)
+
+
+def from_unix_ns(origin_wall_s: float, unix_ns: int) -> int:
+    """Unix ns on the clock of a run that started at `origin_wall_s` (its `Run.origin_wall_s`)."""
+    return unix_ns - round(origin_wall_s * 1e9)

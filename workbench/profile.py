@@ -27,6 +27,9 @@ class profile:
     exports the run over OTLP/HTTP when the block ends; `attach` (a PID or several) samples other local
     processes with py-spy into `run.attached`; `server_profile` (a directory) brackets the block with the
     `server`s' `/start_profile` and `/stop_profile` and imports the torch.profiler traces written there.
+    `propagate=False` sends no W3C `traceparent` with captured requests; `server_spans` (an OTLP JSON
+    file) joins the servers' spans under the requests they belong to; `otel_in` records the spans of the
+    app's own OpenTelemetry instrumentation (None: when there is an SDK TracerProvider; True: say why not).
     """
 
     def __init__(
@@ -53,6 +56,9 @@ class profile:
         otlp: str | None = None,
         attach: int | Sequence[int] = (),
         server_profile: str | Path | None = None,
+        propagate: bool = True,
+        server_spans: str | Path | None = None,
+        otel_in: bool | None = None,
     ) -> None:
         self.options = ProfileOptions(
             name=name,
@@ -77,6 +83,9 @@ class profile:
             otlp=_otlp(otlp),
             attach=(attach,) if isinstance(attach, int) else tuple(int(pid) for pid in attach),
             server_profile=None if server_profile is None else str(server_profile),
+            propagate=propagate,
+            server_spans=None if server_spans is None else str(server_spans),
+            otel_in=otel_in,
         )
         self._session: ProfileSession | None = None
 

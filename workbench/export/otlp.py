@@ -5,7 +5,9 @@ OTLP/HTTP exporters: the spans of `otel_spans` as one trace, and the GenAI clien
 Each export builds its own TracerProvider and MeterProvider (the process's global providers, which the
 user's own instrumentation may own, are never read or set) and gives every span its recorded start and
 end time. The export is bounded by `timeout_s` per request, and any failure (no SDK, an endpoint that
-cannot be reached, an answer other than 2xx) is an `OtlpExportError` with a one-line message.
+cannot be reached, an answer other than 2xx) is an `OtlpExportError` with a one-line message; except that a
+backend which takes traces only (Arize Phoenix answers `/v1/metrics` with 405) is told apart: once the spans
+have landed, a 404, 405 or 501 for the metrics is a note in the result, not a failure.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ SERVICE_NAME_ENV = "OTEL_SERVICE_NAME"
 DEFAULT_SERVICE_NAME = "fm-workbench"
 DEFAULT_TIMEOUT_S = 5.0
 SPAN_BATCH = 2000
+# Answers to `/v1/metrics` that mean "no metrics receiver here" (a traces-only backend), not a failure.
+NO_METRICS_RECEIVER = frozenset({404, 405, 501})
 INSTALL_HINT = "pip install 'fm-workbench[otel]'"
 # The exporters' loggers: their messages for our own exports become the error we raise instead.
 EXPORTER_LOGGERS = (
@@ -57,11 +61,17 @@ class OtlpResult:
     spans: int
     metric_points: int
     endpoints: Endpoints
+    metrics_refused: str | None = None
+    """Why the metric points were not sent, when the backend takes traces only (`…/v1/metrics answered
+    HTTP 405 Method Not Allowed`); None when they were sent, or there were none."""
 
     def message(self) -> str:
+        metrics = f"{self.metric_points} metric points"
+        if self.metrics_refused:
+            metrics += f" not sent ({self.metrics_refused}: traces only)"
         return (
             f"exported run {self.run_id} to {self.endpoints}: {self.spans} spans in trace {self.trace_id}, "
-            f"{self.metric_points} metric points"
+            f"{metrics}"
         )
 
 
@@ -84,9 +94,8 @@ def export_run(run: Run, endpoint: str | None = None, timeout_s: float = DEFAULT
         _send_spans(spans, endpoints.traces, timeout_s)
         metrics = _metrics_data(run, resource, measured)
         points = _count_points(metrics)
-        if points:
-            _send_metrics(metrics, endpoints.metrics, timeout_s)
-    return OtlpResult(run.id, f"{trace_id(run.id):032x}", len(spans), points, endpoints)
+        refused = _send_metrics(metrics, endpoints.metrics, timeout_s) if points else None
+    return OtlpResult(run.id, f"{trace_id(run.id):032x}", len(spans), points, endpoints, refused)
 
 
 def _version() -> str | None:
@@ -207,7 +216,8 @@ def _count_points(data: MetricsData | None) -> int:
     )
 
 
-def _send_metrics(data: MetricsData | None, url: str, timeout_s: float) -> None:
+def _send_metrics(data: MetricsData | None, url: str, timeout_s: float) -> str | None:
+    """Send the metrics; the problem, when the backend has no metrics receiver (None when they landed)."""
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.sdk.metrics.export import MetricExportResult
 
@@ -216,7 +226,10 @@ def _send_metrics(data: MetricsData | None, url: str, timeout_s: float) -> None:
     exporter = OTLPMetricExporter(endpoint=url, timeout=timeout_s, session=_recording_session(outcome))
     try:
         result = exporter.export(data, timeout_millis=timeout_s * 1000)
+        if result is not MetricExportResult.SUCCESS and outcome.status in NO_METRICS_RECEIVER:
+            return (outcome.problem or "").strip()
         outcome.check(result is MetricExportResult.SUCCESS, url)
+        return None
     finally:
         exporter.shutdown()
 
@@ -251,6 +264,7 @@ class _Outcome:
 
     def __init__(self) -> None:
         self.problem: str | None = None
+        self.status: int | None = None
 
     def check(self, success: bool, url: str) -> None:
         if not success or self.problem is not None:
@@ -266,9 +280,9 @@ def _recording_session(outcome: _Outcome) -> requests.Session:
             try:
                 response = super().request(method, url, *args, **kwargs)
             except Exception as error:
-                outcome.problem = f"could not reach {url}: {_reason(error)}"
+                outcome.problem, outcome.status = f"could not reach {url}: {_reason(error)}", None
                 raise
-            status = response.status_code
+            status = outcome.status = response.status_code
             ok = 200 <= status < 300
             outcome.problem = None if ok else f"{url} answered HTTP {status} {response.reason or ''}"
             return response

@@ -19,6 +19,7 @@ from typing import Any
 from workbench.active import Recorder, active
 from workbench.instrument.llm_call import LlmCall, current_call
 from workbench.instrument.openai_stream import RequestBody, read_request
+from workbench.instrument.trace_context import propagate
 
 MAX_REQUEST_BODY_BYTES = 8 * 1024 * 1024
 
@@ -128,6 +129,8 @@ class _Attempt:
                 self.call.describe(body)
             self.is_llm = body is not None
         self.call.begin_attempt()
+        if self.is_llm:
+            propagate(self.call, request)
         self.previous_trace = request.extensions.get("trace")
 
     def restore_trace(self) -> None:

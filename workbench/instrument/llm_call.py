@@ -89,6 +89,8 @@ class LlmCall:
         self.parent_id = recorder.current_parent_id()
         self.attrs: dict[str, Any] = {"source": source}
         self.span: Span | None = None
+        # The span's id, taken before the span opens when a traceparent naming it is sent.
+        self.span_key: int | None = None
         self.kind = "llm"
         self.stream: bool | None = None
         self.network_wait_ns = 0
@@ -125,9 +127,22 @@ class LlmCall:
             if depends:
                 self.attrs["depends_on"] = depends
             self.span = self.recorder.open_span(
-                name, self.kind, self.attrs, start_ns=self.start_ns, parent_id=self.parent_id
+                name,
+                self.kind,
+                self.attrs,
+                start_ns=self.start_ns,
+                parent_id=self.parent_id,
+                span_id=self.span_key,
             )
         return self.span
+
+    def reserve_span_id(self) -> int:
+        """The id the span has or will have."""
+        if self.span is not None:
+            return self.span.span_id
+        if self.span_key is None:
+            self.span_key = self.recorder.reserve_span_id()
+        return self.span_key
 
     # -- the wire ---------------------------------------------------------------------------------
     def begin_attempt(self) -> None:

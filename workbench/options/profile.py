@@ -55,6 +55,13 @@ class ProfileOptions:
     attach: tuple[int, ...] = ()
     # directory a vLLM-style server writes its torch.profiler traces into (/start_profile, /stop_profile)
     server_profile: str | None = None
+    # send a W3C traceparent naming each captured LLM request's span (instrument/trace_context.py)
+    propagate: bool = True
+    # an OTLP JSON file of the servers' spans, joined under the requests whose trace context they carry
+    server_spans: str | None = None
+    # record spans of the app's own OpenTelemetry instrumentation (None: when the global provider is an SDK
+    # one, silently skipped otherwise; True: a notice when it cannot; False: off)
+    otel_in: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -295,6 +302,37 @@ def _add_serving_options(parser: argparse.ArgumentParser) -> None:
         help="bracket the run with the server's /start_profile and /stop_profile and import the "
         "torch.profiler traces it writes into DIR",
     )
+    _add_otel_in_options(parser)
+
+
+def _add_otel_in_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-propagate",
+        dest="propagate",
+        action="store_false",
+        help="do not send a W3C traceparent header with captured LLM requests (one already set is kept)",
+    )
+    parser.add_argument(
+        "--server-spans",
+        type=_directory,
+        metavar="FILE",
+        help="join the servers' OpenTelemetry spans from this OTLP JSON file (one export request per line, "
+        "as the Collector's file exporter writes) under the requests whose traceparent they carry",
+    )
+    otel_in = parser.add_mutually_exclusive_group()
+    otel_in.add_argument(
+        "--otel-in",
+        dest="otel_in",
+        action="store_const",
+        const=True,
+        default=None,
+        help="record the spans of the app's own OpenTelemetry instrumentation (OpenInference, "
+        "opentelemetry-instrumentation-*) as pipeline spans, with a notice if there is no SDK "
+        "TracerProvider; by default on, silently, when the global provider is an SDK one",
+    )
+    otel_in.add_argument(
+        "--no-otel-in", dest="otel_in", action="store_const", const=False, help="do not record them"
+    )
 
 
 class _RaisingParser(argparse.ArgumentParser):
@@ -346,6 +384,9 @@ def from_namespace(namespace: argparse.Namespace) -> ProfileOptions:
         otlp=namespace.otlp,
         attach=tuple(namespace.attach),
         server_profile=namespace.server_profile,
+        propagate=namespace.propagate,
+        server_spans=namespace.server_spans,
+        otel_in=namespace.otel_in,
         **_cell_options(namespace),
     )
 

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from workbench.serve.backend import Backend, GenerationRequest, RequestError
 from workbench.serve.config import Faults, Scheduling
 from workbench.serve.faults import plan_faults
+from workbench.serve.otlp_spans import SpanLog
 from workbench.serve.profiling import ProfilerControl, ProfileStateError
 from workbench.serve.protocol import (
     Endpoint,
@@ -64,8 +65,9 @@ def create_app(
     plan = scheduling or Scheduling()
     scheduler = Scheduler(plan.max_num_seqs, plan.kv_cache_tokens)
     metrics = VllmMetrics(scheduler, backend.model_id)
+    spans = None if plan.otlp_spans is None else SpanLog(plan.otlp_spans, backend.model_id)
     handler = _Handler(
-        ScheduledBackend(backend, scheduler, metrics), output_tokens, faults or Faults(), seed, plan
+        ScheduledBackend(backend, scheduler, metrics, spans), output_tokens, faults or Faults(), seed, plan
     )
     profiler = ProfilerControl(plan.profile_dir, getattr(backend, "profiling_executor", None))
 

@@ -163,6 +163,14 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="where POST /start_profile and /stop_profile write torch.profiler traces (default: off)",
     )
+    parser.add_argument(
+        "--otlp-spans",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="append each request's OpenTelemetry spans (vLLM's llm_request, in the trace of the "
+        "traceparent it received) to FILE as OTLP JSON lines (default: off)",
+    )
 
 
 def config_from_namespace(namespace: argparse.Namespace) -> ServeConfig:
@@ -198,6 +206,7 @@ def config_from_namespace(namespace: argparse.Namespace) -> ServeConfig:
             kv_cache_tokens=chosen["kv_cache_tokens"],
             per_request_metrics=bool(values.get("enable_per_request_metrics")),
             profile_dir=values.get("profile_dir"),
+            otlp_spans=values.get("otlp_spans"),
         ),
     )
 

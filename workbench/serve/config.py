@@ -48,6 +48,8 @@ class Scheduling:
     kv_cache_tokens: int = 65536
     per_request_metrics: bool = False
     profile_dir: Path | None = None
+    # where each request's OpenTelemetry spans are appended, as OTLP JSON lines (otlp_spans.py)
+    otlp_spans: Path | None = None
 
 
 @dataclass(frozen=True)

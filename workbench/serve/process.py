@@ -133,6 +133,7 @@ def start_server(
     kv_cache_tokens: int | None = None,
     per_request_metrics: bool = False,
     profile_dir: str | Path | None = None,
+    otlp_spans: str | Path | None = None,
     port: int = 0,
     timeout_s: float = 120.0,
     env: Mapping[str, str] | None = None,
@@ -165,6 +166,8 @@ def start_server(
         argv.append("--enable-per-request-metrics")
     if profile_dir is not None:
         argv += ["--profile-dir", str(profile_dir)]
+    if otlp_spans is not None:
+        argv += ["--otlp-spans", str(otlp_spans)]
     command = [sys.executable, "-m", "workbench.serve", "--backend", backend, *argv]
     command += ["--exit-with-parent", str(os.getpid())]
     logs = Path(tempfile.mkdtemp(prefix="workbench-serve-"))

@@ -10,15 +10,19 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from workbench.serve.backend import Backend, GenerationRequest, Piece
+from workbench.serve.otlp_spans import SpanLog
 from workbench.serve.scheduler import Scheduler, Ticket
 from workbench.serve.vllm_metrics import VllmMetrics
 
 
 class ScheduledBackend:
-    def __init__(self, backend: Backend, scheduler: Scheduler, metrics: VllmMetrics) -> None:
+    def __init__(
+        self, backend: Backend, scheduler: Scheduler, metrics: VllmMetrics, spans: SpanLog | None = None
+    ) -> None:
         self.backend = backend
         self.scheduler = scheduler
         self.metrics = metrics
+        self.spans = spans
 
     def open(
         self, request: GenerationRequest, prompt_tokens: int
@@ -46,3 +50,5 @@ class ScheduledBackend:
             self.metrics.on_finished(ticket, loop.time(), reason)
         finally:
             self.scheduler.release(ticket)
+            if self.spans is not None:
+                self.spans.record(request.headers, ticket, request.max_tokens, loop.time())

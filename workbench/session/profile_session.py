@@ -77,6 +77,7 @@ class ProfileSession:
         self._gil_probe: GilProbe | None = None
         self._journal: JournalWriter | None = None
         self._server: Any = None
+        self._otel_in: Any = None
         self._serving = ServingSide(options)
 
     @property
@@ -100,7 +101,13 @@ class ProfileSession:
             options={**self.options.to_dict(), "main_thread_id": self.main_thread_id},
             recording=recording,
         )
-        self._recorder = Recorder(clock, recording, capture_text=self.options.capture_text)
+        self._recorder = Recorder(
+            clock,
+            recording,
+            capture_text=self.options.capture_text,
+            run_id=run_id,
+            propagate=self.options.propagate,
+        )
         activate(self._recorder)
         recording.threads[self.main_thread_id] = _thread_name(self.main_thread_id)
         self._context = CollectorContext(
@@ -119,6 +126,7 @@ class ProfileSession:
         self._context.window_start_ns = clock.now_ns()
         self._root = self._recorder.open_span(self.run.name, "cell", {})
         self._recorder.root_span_id = self._root.span_id
+        self._start_otel_in(self._recorder)
         self._start_journal(self.run, self._context.output_dir)
         return self.run
 
@@ -232,6 +240,32 @@ class ProfileSession:
         except Exception as error:
             self._skip("server", f"failed while stopping ({type(error).__name__}: {error})")
 
+    def _start_otel_in(self, recorder: Recorder) -> None:
+        """`--otel-in`: spans of the app's own OpenTelemetry instrumentation join the run (a notice when
+        asked for and not possible; silent by default when there is no SDK TracerProvider)."""
+        if self.options.otel_in is False:
+            return
+        from workbench.instrument.otel_in import OtelIn
+
+        otel_in = OtelIn()
+        available, reason = otel_in.is_available()
+        if not available:
+            self.statuses.append(CollectorStatus("otel-in", False, reason))
+            if self.options.otel_in:
+                self.notices.append(f"--otel-in: {reason}")
+            return
+        try:
+            otel_in.start(recorder)
+        except Exception as error:
+            self._skip("otel-in", f"could not start ({type(error).__name__}: {error})")
+            return
+        self._otel_in = otel_in
+
+    def _stop_otel_in(self) -> None:
+        otel_in, self._otel_in = self._otel_in, None
+        if otel_in is not None:
+            self.statuses.append(CollectorStatus("otel-in", True, otel_in.stop()))
+
     def _install_hook(self, hook: Hook, late: bool = False) -> None:
         with self._hooks_lock:
             if late and self._import_watcher is None:
@@ -325,6 +359,7 @@ class ProfileSession:
                 self.notices.append(f"the run's metadata could not be saved under {path}: {problem}")
 
     def _stop_hooks_and_collectors(self) -> None:
+        self._stop_otel_in()
         if self._journal is not None:
             self._journal.stop()
             if self._journal.problem:

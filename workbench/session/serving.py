@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from workbench.active import active
 from workbench.collectors.base import CollectorContext
 from workbench.model.events import CollectorStatus
 from workbench.model.run import Run
@@ -78,6 +79,23 @@ class ServingSide:
         profile, self._profile = self._profile, None
         if profile is not None:
             self._stop_profile(profile, run)
+        if self.options.server_spans:
+            self._join_server_spans(run, self.options.server_spans)
+
+    def _join_server_spans(self, run: Run, path: str) -> None:
+        """`--server-spans FILE`: the servers' OTLP spans under the requests whose traceparent they carry."""
+        from workbench.importers.server_spans import ServerSpansError, join_server_spans
+
+        try:
+            recorder = active()  # still recording: a late request's span must not take a joined span's id
+            joined = join_server_spans(run, path, None if recorder is None else recorder.reserve_span_id)
+        except ServerSpansError as error:
+            self.statuses.append(CollectorStatus("server-spans", False, str(error)))
+            self.notices.append(f"--server-spans: {error}")
+            return
+        self.statuses.append(CollectorStatus("server-spans", True, joined.summary()))
+        if joined.notice:
+            self.notices.append(f"--server-spans: {joined.notice}")
 
     def _stop_profile(self, profile: Any, run: Run) -> None:
         from workbench.importers.server_traces import import_server_traces

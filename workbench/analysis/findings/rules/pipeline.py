@@ -28,7 +28,7 @@ MAX_POINTERS = 8
 # Kinds that are Python work by construction; other kinds count when their CPU samples say so.
 PYTHON_KINDS = frozenset({"prompt", "parse", "retrieval", "chain", "tool", "tokenize", "detokenize"})
 # Kinds whose time is spent elsewhere (a server, the GPU) or that are the cell itself.
-NOT_PYTHON_KINDS = frozenset({"cell", "llm", "embedding", "kernel", "gpu", "memcpy", "repetition"})
+NOT_PYTHON_KINDS = frozenset({"cell", "llm", "embedding", "kernel", "gpu", "memcpy", "repetition", "server"})
 # A tenth of the cell's critical path: made 2x faster, such a stage saves a twentieth, the "medium" floor.
 MIN_STAGE_SHARE = 0.10
 # The speed-up the gain assumes: a realistic first target (caching, vectorising), not a rewrite.
