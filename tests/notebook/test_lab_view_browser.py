@@ -186,7 +186,11 @@ def test_busy_for_the_whole_cell_no_stray_output_and_a_cleared_first_output(
     _cell_done(page, 0)
 
     statuses = _statuses_while_running(page, 1)
-    assert len(statuses) >= 5 and set(statuses) == {"busy"}, statuses
+    # At the very end the kernel's idle may be shown a moment before the cell's reply marks it done: an
+    # idle at the end is the cell ending, an idle followed by busy is the status flickering mid-cell.
+    while statuses and statuses[-1] == "idle":
+        statuses.pop()
+    assert len(statuses) >= 5 and set(statuses) == {"busy"}, " ".join(statuses)
 
     for index in (2, 3, 4, 5):  # three profiled cells, then a plain gc.collect()
         _run_cell(page, index)
