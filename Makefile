@@ -43,6 +43,9 @@ labextension: install
 		echo "Node.js/npm not found: using the built extension in $(LABEXT_OUT)"; \
 	fi
 	test -f $(LABEXT_OUT)/package.json
+	# The build copies install.json into its output; the wheel takes it from the source folder (pyproject's
+	# shared-data), and two copies fail the wheel build.
+	rm -f $(LABEXT_OUT)/install.json
 
 lab: install labextension
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --notebook-dir=notebooks --allow-root
