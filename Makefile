@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -c constraints.txt torch==2.13.0
 	# The committed build of the lab extension is used; `make labextension` rebuilds it from source.
 	HATCH_JUPYTER_BUILDER_SKIP_NPM=1 $(PIP) install -c constraints.txt -e '.[torch,gpu,serve,rag,otel,otel-test,distributed,lab,dev]'
+	rm -f workbench/labextension/install.json  # see `labextension`
 	# A development install the extension template's way: the lab extension linked to the package's build
 	# (a rebuild shows on reload) and the server extension enabled, in this venv.
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter labextension develop --overwrite .
