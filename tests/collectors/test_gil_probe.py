@@ -90,7 +90,8 @@ def test_a_thread_spinning_in_python_makes_the_probe_wait_a_switch_interval() ->
     spinner_shares = values(context, thread_cpu_series(spinner.ident))
     assert len(spinner_shares) >= len(values(context, WAIT_SHARE)) - 2
     assert statistics.median(spinner_shares) > 0.2
-    assert values(context, thread_cpu_series(threading.get_ident())) == []
+    # A sleeping thread's wake-ups may reach the 1% floor in a window on a busy machine (one CI run: 1.05%).
+    assert all(share < 0.05 for share in values(context, thread_cpu_series(threading.get_ident())))
     assert context.recording.threads[spinner.ident] == "spinner"
 
 

@@ -29,6 +29,8 @@ LIVE_CELL = """%%fmprofile --name live-browser
 import time
 import workbench as wb
 
+time.sleep(1.5)  # the live view opens 1 s into a cell: it is up before the phases below begin
+
 def retrieve(n):
     return sum(i * i for i in range(n))
 

@@ -40,6 +40,9 @@ class DeferredLiveView:
     def __init__(self, session: ProfileSession, delay_s: float = LIVE_AFTER_S) -> None:
         self._cancel = threading.Event()
         self._view: LiveView | None = None
+        # The cell's output slot, taken now so the dashboard comes before anything the cell prints or
+        # returns (live or not, the final dashboard goes here).
+        self.slot = reserve_slot()
         context = contextvars.copy_context()
         self._thread = threading.Thread(
             target=context.run,
@@ -51,7 +54,7 @@ class DeferredLiveView:
 
     def _open_later(self, session: ProfileSession, delay_s: float) -> None:
         if not self._cancel.wait(delay_s):
-            self._view = LiveView.open(session)
+            self._view = LiveView.open(session, self.slot)
 
     def settle(self) -> LiveView | None:
         """At the cell's end: the live view if it was opened (waiting for an opening under way), else None,
@@ -79,16 +82,17 @@ class LiveView:
         self.stats: LiveStats | None = None
 
     @classmethod
-    def open(cls, session: ProfileSession) -> LiveView | None:
-        """Show the live view of a started session; None, after one notice, if it cannot be shown."""
+    def open(cls, session: ProfileSession, slot: Any = None) -> LiveView | None:
+        """Show the live view of a started session in `slot` (a display handle; a new output when None);
+        None, after one notice, if it cannot be shown."""
         try:
-            return cls._open(session)
+            return cls._open(session, slot)
         except Exception as error:
             print(f"workbench: no live view for this cell ({type(error).__name__}: {error})", file=sys.stderr)
             return None
 
     @classmethod
-    def _open(cls, session: ProfileSession) -> LiveView:
+    def _open(cls, session: ProfileSession, slot: Any) -> LiveView:
         from workbench.render.live.dashboard import LiveDashboard
         from workbench.render.live.widget import BatchedBokehModel
 
@@ -107,7 +111,7 @@ class LiveView:
             messages=lambda: widget.messages_sent,
             on_snapshot=status.update if status is not None else None,
         )
-        handle = _open_slot()
+        handle = _with_bokehjs(slot if slot is not None else reserve_slot())
         try:
             handle.update(widget)
             updater.start()
@@ -140,16 +144,21 @@ class LiveView:
             self.widget.close()
 
 
-def _open_slot() -> Any:
-    """A display handle for the live view's output slot, BokehJS first in it when the page may lack it."""
-    global _bokehjs_sent
+def reserve_slot() -> Any:
+    """A display handle for the cell's dashboard, an empty output until the live view or the final
+    dashboard fills it."""
     from IPython.display import display
 
-    if _bokehjs_sent:
-        return display({"text/plain": "(live dashboard)"}, raw=True, display_id=True)  # type: ignore[no-untyped-call]
-    handle = display(_bokehjs_bundle(), raw=True, display_id=True)  # type: ignore[no-untyped-call]
-    _bokehjs_sent = True
-    return handle
+    return display({"text/plain": ""}, raw=True, display_id=True)  # type: ignore[no-untyped-call]
+
+
+def _with_bokehjs(slot: Any) -> Any:
+    """`slot`, BokehJS put in it first when the page may lack it (the first live view of a kernel)."""
+    global _bokehjs_sent
+    if not _bokehjs_sent:
+        slot.update(_bokehjs_bundle(), raw=True)
+        _bokehjs_sent = True
+    return slot
 
 
 def _bokehjs_bundle() -> dict[str, str]:

@@ -128,7 +128,7 @@ class CellProfiler:
             live.stop()  # before the session stops: the updater reads the recording that stop() completes
             self.last_live_stats = live.stats
         run = session.stop(error)
-        show_run(run, session.options, live)
+        show_run(run, session.options, live, deferred.slot if deferred is not None else None)
         show_budget(run)
         session.print_notices()
         return run
@@ -148,8 +148,9 @@ def _is_magic_line(line: str) -> bool:
     return line == MAGIC or line.startswith((MAGIC + " ", MAGIC + "\t"))
 
 
-def show_run(run: Run, options: ProfileOptions, live: LiveView | None = None) -> None:
-    """The final output; in the live view's place when there was one, so no widget stays behind."""
+def show_run(run: Run, options: ProfileOptions, live: LiveView | None = None, slot: Any = None) -> None:
+    """The final output; in the live view's place when there was one, so no widget stays behind, else in
+    the cell's reserved `slot` (a display handle) when there is one."""
     from workbench.notebook.bokehjs_carrier import carry_bokehjs
     from workbench.render import notebook_bundle, summary_line
 
@@ -163,10 +164,15 @@ def show_run(run: Run, options: ProfileOptions, live: LiveView | None = None) ->
         print(f"{summary_line(run)}  [dashboard failed: {error}; saved: {run.path}]", file=sys.stderr)
         if live is not None:
             live.replace({"text/plain": summary_line(run)})
+        elif slot is not None:
+            slot.update({"text/plain": summary_line(run)}, raw=True)
         return
     if live is not None:
         live.replace(bundle)
         remember(run.id, live.handle, carried)
+    elif slot is not None:
+        slot.update(bundle, raw=True)
+        remember(run.id, slot, carried)
     else:
         remember(run.id, display(bundle, raw=True, display_id=True), carried)  # type: ignore[no-untyped-call]
 
