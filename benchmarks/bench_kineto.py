@@ -385,7 +385,8 @@ def main() -> int:
     for row in ranks or []:
         print(
             f"{row['ranks']} ranks, {row['mode']:<6} {row['seconds']:8.2f} s {row['ranks_per_s']:6.2f} "
-            f"ranks/s, peak {row['peak_mb']:.0f} MB (largest worker {row['worker_peak_mb']:.0f} MB)"
+            f"ranks/s, peak {row['peak_mb']:.0f} MB"
+            + (f" (largest worker {row['worker_peak_mb']:.0f} MB)" if row["worker_peak_mb"] else "")
         )
     write_results(rows, events, size_mb, end_to_end, ranks)
     return 0

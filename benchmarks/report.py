@@ -199,7 +199,8 @@ def scale_lines(hour: dict[str, Any] | None, kineto: dict[str, Any] | None) -> l
             how = "in one process" if row["mode"] == "serial" else f"through {row['workers']} processes"
             lines.append(
                 f"- {row['ranks']} ranks as one run {how}: {row['seconds']:.2f} s ({row['ranks_per_s']:.2f} "
-                f"ranks/s), peak {row['peak_mb']:.0f} MB (largest worker {row['worker_peak_mb']:.0f} MB)"
+                f"ranks/s), peak {row['peak_mb']:.0f} MB"
+                + (f" (largest worker {row['worker_peak_mb']:.0f} MB)" if row["worker_peak_mb"] else "")
             )
         if kineto.get("ranks"):
             lines.append("")
